@@ -6,6 +6,7 @@ import logging
 import os
 import threading
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Literal, Protocol
 
 import numpy as np
@@ -85,11 +86,51 @@ def _check_option(value: object, name: str, kinds: tuple[type, ...], what: str) 
         raise TypeError(msg)
 
 
+@dataclass(frozen=True)
+class _Options:
+    model: str
+    dims: int | None
+    layers: int | None
+    normalize: bool
+    batch_size: int | None
+    device: str | None
+    revision: str | None
+    cache_folder: str | None
+    local_files_only: bool
+    trust_remote_code: bool
+    query_prompt: str | None
+    document_prompt: str | None
+    max_length: int | None
+    token: str | bool | None
+
+
+class _Loaded:
+    """What an Encoder knows once its model is loaded."""
+
+    def __init__(self, backend: _Backend, files: ModelFiles, options: _Options) -> None:
+        self.backend = backend
+        self.files = files
+        self.dims = options.dims if options.dims is not None else backend.max_dims
+        self.batch_size = options.batch_size or _DEFAULT_BATCH_SIZE[files.kind]
+
+        def prompt_for(given: str | None, names: tuple[str, ...]) -> str:
+            if given is not None:
+                return given
+            return next((files.prompts[n] for n in names if n in files.prompts), "")
+
+        self.query_prompt = prompt_for(options.query_prompt, ("query",))
+        self.document_prompt = prompt_for(options.document_prompt, ("document", "passage", "corpus"))
+        name = files.default_prompt_name
+        self.default_prompt = files.prompts.get(name, "") if name else ""
+
+
 class Encoder:
     """Encodes texts with a static or 2D-Matryoshka model at the chosen `dims` (and `layers`).
 
-    Made by `static2d.load`; the loaded model behind it is shared with every other encoder of the same model,
-    revision, layers and device in the process, and it is safe to call from several threads.
+    Made by `static2d.load`. The loaded model behind it is shared with every other encoder of the same model,
+    revision, layers and device in the process (whatever their `dims`), and it is safe to call from several
+    threads. A lazy encoder (`load(..., lazy=True)`) has checked its options but loads the model on
+    `warm_up()` or on first use.
 
     Example:
         >>> import static2d
@@ -98,58 +139,93 @@ class Encoder:
         (1, 256)
     """
 
-    def __init__(
-        self,
-        backend: _Backend,
-        files: ModelFiles,
-        *,
-        dims: int,
-        normalize: bool,
-        batch_size: int,
-        query_prompt: str,
-        document_prompt: str,
-        default_prompt: str,
-    ) -> None:
-        self._backend = backend
-        self._files = files
-        self.dims = dims
-        self.normalize = normalize
-        self.batch_size = batch_size
-        self.query_prompt = query_prompt
-        self.document_prompt = document_prompt
-        self.default_prompt = default_prompt
+    def __init__(self, options: _Options) -> None:
+        self._options = options
+        self._loaded: _Loaded | None = None
+        self._lock = threading.Lock()
+
+    def warm_up(self) -> Encoder:
+        """Load the model now (once; later calls return at once). Returns the encoder."""
+        self._get()
+        return self
 
     @property
-    def kind(self) -> Literal["static", "transformer"]:
-        """`"static"` or `"transformer"`."""
-        return self._files.kind
+    def loaded(self) -> bool:
+        """Whether the model is loaded."""
+        return self._loaded is not None
+
+    def _get(self) -> _Loaded:
+        loaded = self._loaded
+        if loaded is None:
+            with self._lock:
+                if self._loaded is None:
+                    self._loaded = _load_model(self._options)
+                loaded = self._loaded
+        return loaded
+
+    @property
+    def options(self) -> dict[str, object]:
+        """The options this encoder was made with (as given to `load`)."""
+        return dict(self._options.__dict__)
 
     @property
     def model(self) -> str:
         """The model as it was given to `load` (hub id or path)."""
-        return self._files.name
+        return self._options.model
+
+    @property
+    def kind(self) -> Literal["static", "transformer"]:
+        """`"static"` or `"transformer"`."""
+        return self._get().files.kind
+
+    @property
+    def dims(self) -> int:
+        """Output dimensions."""
+        return self._get().dims
 
     @property
     def max_dims(self) -> int:
         """The model's full output size."""
-        return self._backend.max_dims
+        return self._get().backend.max_dims
 
     @property
     def layers(self) -> int | None:
         """Transformer layers run (None for a static model)."""
-        return self._backend.layers
+        return self._get().backend.layers
 
     @property
     def max_layers(self) -> int | None:
         """The model's full depth (None for a static model)."""
-        return self._backend.max_layers
+        return self._get().backend.max_layers
 
     @property
     def max_length(self) -> int | None:
         """Tokens kept per text (None: no limit)."""
-        return self._backend.max_length
+        return self._get().backend.max_length
+
+    @property
+    def normalize(self) -> bool:
+        """Whether embeddings are scaled to unit length."""
+        return self._options.normalize
+
+    @property
+    def batch_size(self) -> int:
+        """Texts per batch."""
+        return self._get().batch_size
+
+    @property
+    def query_prompt(self) -> str:
+        """The prompt `encode_query` puts before each query ("" for none)."""
+        return self._get().query_prompt
+
+    @property
+    def document_prompt(self) -> str:
+        """The prompt `encode_document` puts before each document ("" for none)."""
+        return self._get().document_prompt
 
     def __repr__(self) -> str:
+        if self._loaded is None:
+            return f"Encoder({self.model!r}, dims={self._options.dims}, layers={self._options.layers}, not loaded)"
         layers = f", layers={self.layers}/{self.max_layers}" if self.kind == "transformer" else ""
         return f"Encoder({self.model!r}, kind={self.kind!r}, dims={self.dims}/{self.max_dims}{layers})"
 
@@ -164,20 +240,27 @@ class Encoder:
             show_progress_bar: Show a tqdm progress bar over the batches.
         """
         items = check_texts(texts)
-        return self._encode(items, self.default_prompt if prompt is None else prompt, show_progress_bar)
+        loaded = self._get()
+        return self._encode(loaded, items, loaded.default_prompt if prompt is None else prompt, show_progress_bar)
 
     def encode_query(self, texts: Sequence[str], *, show_progress_bar: bool = False) -> npt.NDArray[np.float32]:
         """Embed search queries, with the query prompt (the model's saved one unless `query_prompt` was given)."""
-        return self._encode(check_texts(texts), self.query_prompt, show_progress_bar)
+        items = check_texts(texts)
+        loaded = self._get()
+        return self._encode(loaded, items, loaded.query_prompt, show_progress_bar)
 
     def encode_document(self, texts: Sequence[str], *, show_progress_bar: bool = False) -> npt.NDArray[np.float32]:
         """Embed documents, with the document prompt (saved with the model unless `document_prompt` was given)."""
-        return self._encode(check_texts(texts), self.document_prompt, show_progress_bar)
+        items = check_texts(texts)
+        loaded = self._get()
+        return self._encode(loaded, items, loaded.document_prompt, show_progress_bar)
 
-    def _encode(self, texts: list[str], prompt: str, show_progress_bar: bool) -> npt.NDArray[np.float32]:
-        n = len(texts)
-        out = np.empty((n, self.dims), dtype=np.float32)
-        step = self.batch_size * (_TRANSFORMER_CHUNK_BATCHES if self.kind == "transformer" else 1)
+    def _encode(
+        self, loaded: _Loaded, texts: list[str], prompt: str, show_progress_bar: bool
+    ) -> npt.NDArray[np.float32]:
+        n, dims, batch_size = len(texts), loaded.dims, loaded.batch_size
+        out = np.empty((n, dims), dtype=np.float32)
+        step = batch_size * (_TRANSFORMER_CHUNK_BATCHES if loaded.files.kind == "transformer" else 1)
         starts: Iterable[int] = range(0, n, step)
         if show_progress_bar and n > step:
             from tqdm.auto import tqdm
@@ -185,8 +268,8 @@ class Encoder:
             starts = tqdm(starts, total=-(-n // step), desc="Encoding", unit="batch")
         for start in starts:
             batch = texts[start : start + step]
-            vectors = self._backend.encode_batch(batch, self.dims, prompt, self.batch_size)
-            out[start : start + len(batch)] = truncate_normalize(vectors, self.dims, self.normalize)
+            vectors = loaded.backend.encode_batch(batch, dims, prompt, batch_size)
+            out[start : start + len(batch)] = truncate_normalize(vectors, dims, self._options.normalize)
         return out
 
 
@@ -206,6 +289,7 @@ def load(
     document_prompt: str | None = None,
     max_length: int | None = None,
     token: str | bool | None = None,
+    lazy: bool = False,
 ) -> Encoder:
     """Load a static or 2D-Matryoshka embedding model, cut to `layers` and `dims`.
 
@@ -225,10 +309,17 @@ def load(
         document_prompt: Put before documents by `encode_document`; None: the model's saved document prompt.
         max_length: Tokens kept per text; None: the model's own setting (model2vec: its max_length;
             StaticEmbedding: no limit; transformer: its max_seq_length).
-        token: Hugging Face token for a private or gated model.
+        token: Hugging Face token for a private or gated model (default: the logged-in one, if any).
+        lazy: Check the options now, but load the model on `warm_up()` or first use.
 
     Returns:
         An `Encoder`.
+
+    Raises:
+        TypeError: An option of the wrong type (e.g. `dims=2.5`, `layers=True`).
+        ValueError: An option out of range, an unknown model id or path, or model files static2d cannot read.
+        OSError: The model is not cached and cannot be downloaded (offline).
+        ImportError: A transformer model without the `static2d-core[transformers]` extra installed.
 
     Example:
         >>> import static2d
@@ -246,58 +337,67 @@ def load(
     _check_option(revision, "revision", (str,), "a branch, tag or commit, or None")
     _check_option(query_prompt, "query_prompt", (str,), "a str or None")
     _check_option(document_prompt, "document_prompt", (str,), "a str or None")
-    for flag, name in ((local_files_only, "local_files_only"), (trust_remote_code, "trust_remote_code")):
-        _check_option(flag, name, (bool,), "True or False")
-
-    name = os.fspath(model) if isinstance(model, os.PathLike) else model
-    folder = locate(
-        model,
+    _check_option(cache_folder, "cache_folder", (str, os.PathLike), "a directory path or None")
+    for flag, flag_name in ((local_files_only, "local_files_only"), (trust_remote_code, "trust_remote_code")):
+        _check_option(flag, flag_name, (bool,), "True or False")
+    if not isinstance(model, (str, os.PathLike)) or not os.fspath(model).strip():
+        msg = (
+            "model must be a Hugging Face hub id (like 'sentence-transformers/static-retrieval-mrl-en-v1') "
+            f"or a local directory, got {model!r}."
+        )
+        raise ValueError(msg)
+    options = _Options(
+        model=os.fspath(model),
+        dims=None if dims is None else int(dims),
+        layers=None if layers is None else int(layers),
+        normalize=normalize,
+        batch_size=batch_size,
+        device=device,
         revision=revision,
-        cache_folder=cache_folder,
+        cache_folder=None if cache_folder is None else os.fspath(cache_folder),
         local_files_only=local_files_only,
         trust_remote_code=trust_remote_code,
+        query_prompt=query_prompt,
+        document_prompt=document_prompt,
+        max_length=max_length,
         token=token,
     )
-    files = inspect_folder(folder, str(name))
+    encoder = Encoder(options)
+    return encoder if lazy else encoder.warm_up()
+
+
+def _load_model(o: _Options) -> _Loaded:
+    folder = locate(
+        o.model,
+        revision=o.revision,
+        cache_folder=o.cache_folder,
+        local_files_only=o.local_files_only,
+        trust_remote_code=o.trust_remote_code,
+        token=o.token,
+    )
+    files = inspect_folder(folder, o.model)
+    backend: _Backend
     if files.kind == "static":
-        if layers is not None:
+        if o.layers is not None:
             msg = (
-                f"layers={layers} was given, but {name!r} is a static embedding model: static models have no "
+                f"layers={o.layers} was given, but {o.model!r} is a static embedding model: static models have no "
                 "layers (they are a token-embedding table). Leave layers unset, or use a 2D-Matryoshka transformer."
             )
             raise ValueError(msg)
-        if device not in (None, "cpu"):
-            logger.warning("device=%r is ignored: static models run on the CPU with numpy.", device)
-        key: tuple[object, ...] = ("static", str(folder), max_length)
-        backend = _cached(key, lambda: _load_static(files, max_length))
-        check_size(dims, "dims", backend.max_dims)
+        if o.device not in (None, "cpu"):
+            logger.warning("device=%r is ignored: static models run on the CPU with numpy.", o.device)
+        max_length = o.max_length
+        backend = _cached(("static", str(folder), max_length), lambda: _load_static(files, max_length))
     else:
-        check_size(layers, "layers", files.max_layers)
-        check_size(dims, "dims", files.max_dims)
-        depth = layers if layers is not None else files.max_layers or 0
-        key = ("transformer", str(folder), depth, device, trust_remote_code, max_length)
+        check_size(o.layers, "layers", files.max_layers)
+        check_size(o.dims, "dims", files.max_dims)
+        depth = o.layers if o.layers is not None else files.max_layers or 0
+        key = ("transformer", str(folder), depth, o.device, o.trust_remote_code, o.max_length)
         backend = _cached(
-            key,
-            lambda: _load_transformer(files, depth, device, trust_remote_code, max_length),
+            key, lambda: _load_transformer(files, depth, o.device, o.trust_remote_code, o.max_length)
         )
-        check_size(dims, "dims", backend.max_dims)
-
-    def prompt_for(given: str | None, names: tuple[str, ...]) -> str:
-        if given is not None:
-            return given
-        return next((files.prompts[n] for n in names if n in files.prompts), "")
-
-    default = files.prompts.get(files.default_prompt_name, "") if files.default_prompt_name else ""
-    return Encoder(
-        backend,
-        files,
-        dims=dims if dims is not None else backend.max_dims,
-        normalize=normalize,
-        batch_size=batch_size if batch_size is not None else _DEFAULT_BATCH_SIZE[files.kind],
-        query_prompt=prompt_for(query_prompt, ("query",)),
-        document_prompt=prompt_for(document_prompt, ("document", "passage", "corpus")),
-        default_prompt=default,
-    )
+    check_size(o.dims, "dims", backend.max_dims)
+    return _Loaded(backend, files, o)
 
 
 def _load_static(files: ModelFiles, max_length: int | None) -> _Backend:
@@ -334,6 +434,6 @@ def _cached(key: tuple[object, ...], make: Callable[[], _Backend]) -> _Backend:
 
 
 def clear_cache() -> None:
-    """Forget every loaded model (they are freed once no encoder holds them)."""
+    """Forget every loaded model (each is freed once no encoder holds it)."""
     with _CACHE_LOCK:
         _CACHE.clear()

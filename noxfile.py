@@ -1,0 +1,99 @@
+"""Sessions: lint, typecheck, tests per package (each in its own environment), no-torch installs, integration,
+examples, and the benchmark suite (`nox -s bench`, not part of the default run)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import nox
+
+ROOT = Path(__file__).parent
+CONSTRAINTS = str(ROOT / "constraints.txt")
+nox.options.default_venv_backend = "uv"
+nox.options.reuse_existing_virtualenvs = True
+nox.options.error_on_missing_interpreters = True
+nox.options.sessions = ["lint", "typecheck", "tests", "notorch", "integration", "examples"]
+
+PACKAGES = {
+    "core": "shared_core",
+    "langchain": "packages/static2d-langchain",
+    "llamaindex": "packages/static2d-llamaindex",
+    "haystack": "packages/static2d-haystack",
+}
+# No test may reach a hub; the CPU torch wheel on this disk is found by uv as by pip.
+ENV = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_VERBOSITY": "error", "TOKENIZERS_PARALLELISM": "true"}
+if os.environ.get("PIP_FIND_LINKS"):
+    os.environ.setdefault("UV_FIND_LINKS", os.environ["PIP_FIND_LINKS"].replace(" ", ","))
+
+
+def _install(session: nox.Session, *args: str) -> None:
+    session.install("-c", CONSTRAINTS, *args)
+
+
+def _groups(path: str, group: str) -> list[str]:
+    return list(nox.project.dependency_groups(nox.project.load_toml(f"{path}/pyproject.toml"), group))
+
+
+def _core(extra: str = "[transformers]") -> str:
+    return f"-e{ROOT / 'shared_core'}{extra}"
+
+
+@nox.session(python="3.11")
+def lint(session: nox.Session) -> None:
+    session.install("ruff>=0.8")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session(python="3.11")
+def typecheck(session: nox.Session) -> None:
+    _install(session, "mypy>=1.13", _core(), *(f"-e{ROOT / p}" for p in list(PACKAGES.values())[1:]))
+    session.run("mypy", *(f"{p}/src" for p in PACKAGES.values()))
+
+
+@nox.session(python="3.11")
+@nox.parametrize("package", list(PACKAGES))
+def tests(session: nox.Session, package: str) -> None:
+    """A package's tests, in an environment holding only that package, its framework and the test tools."""
+    path = PACKAGES[package]
+    own = [] if package == "core" else [f"-e{ROOT / path}[transformers]"]
+    _install(session, _core(), *own, *_groups(path, "test"))
+    session.run("pytest", f"{path}/tests", "-m", "not notorch", *session.posargs, env=ENV)
+
+
+@nox.session(python="3.11")
+@nox.parametrize("package", list(PACKAGES))
+def notorch(session: nox.Session, package: str) -> None:
+    """Install a package as a user does (no extras): static models must work, and torch must not come along."""
+    path = PACKAGES[package]
+    target = _core("") if package == "core" else f"{ROOT / path}"
+    _install(session, target, "pytest>=8")
+    session.run("pytest", f"{path}/tests", "-m", "notorch", *session.posargs, env=ENV)
+
+
+@nox.session(python="3.11")
+def integration(session: nox.Session) -> None:
+    """One environment with all three frameworks: the same RAG pipeline in each, dims and layers from config."""
+    _install(
+        session, _core(), *(f"-e{ROOT / p}[transformers]" for p in list(PACKAGES.values())[1:]),
+        *_groups("integration_tests", "test") if (ROOT / "integration_tests/pyproject.toml").exists() else [],
+    )
+    session.run("pytest", "integration_tests", *session.posargs, env=ENV)
+
+
+@nox.session(python="3.11")
+def examples(session: nox.Session) -> None:
+    """Run every example as a smoke test."""
+    _install(session, _core(), *(f"-e{ROOT / p}[transformers]" for p in list(PACKAGES.values())[1:]),
+             "-r", "examples/requirements.txt")
+    for script in sorted(Path(ROOT / "examples").glob("*.py")):
+        session.run("python", str(script), "--smoke", env=ENV)
+
+
+@nox.session(python="3.11")
+def bench(session: nox.Session) -> None:
+    """The benchmark suite: static2d side by side with its peers, ratios measured in one run."""
+    _install(session, _core(), *(f"-e{ROOT / p}[transformers]" for p in list(PACKAGES.values())[1:]),
+             "-r", "benchmarks/requirements.txt")
+    session.run("python", "benchmarks/run.py", *session.posargs, env=ENV)
