@@ -68,7 +68,7 @@ def notorch(session: nox.Session, package: str) -> None:
     """Install a package as a user does (no extras): static models must work, and torch must not come along."""
     path = PACKAGES[package]
     target = _core("") if package == "core" else f"{ROOT / path}"
-    _install(session, target, "pytest>=8")
+    _install(session, target, "pytest>=8", "pytest-asyncio>=0.24")
     session.run("pytest", f"{path}/tests", "-m", "notorch", *session.posargs, env=ENV)
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
-from safetensors import safe_open
+from safetensors import SafetensorError, safe_open
 from tokenizers import Tokenizer
 
 from static2d._resolve import ModelFiles
@@ -117,7 +117,7 @@ def _load_table(folder: Path, name: str) -> npt.NDArray[np.float32]:
                     "'embeddings' (model2vec) or 'embedding.weight' (sentence-transformers StaticEmbedding)."
                 )
                 raise ValueError(msg)
-    except (OSError, RuntimeError) as e:  # safetensors raises these for a truncated or foreign file
+    except (SafetensorError, OSError) as e:  # a truncated or foreign file
         msg = f"Static model {name!r}: cannot read {path} ({e}). The file looks damaged: download the model again."
         raise ValueError(msg) from e
     if table.ndim != 2 or not np.issubdtype(table.dtype, np.floating):

