@@ -1,0 +1,184 @@
+"""`Static2DEmbeddings`: LangChain embeddings backed by static2d (static and 2D-Matryoshka models)."""
+
+from __future__ import annotations
+
+import os
+
+import static2d
+from langchain_core.embeddings import Embeddings
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+
+DEFAULT_MODEL = "sentence-transformers/static-retrieval-mrl-en-v1"
+
+
+class Static2DEmbeddings(BaseModel, Embeddings):
+    """Fast static (model2vec / StaticEmbedding) and 2D-Matryoshka embeddings, with `dims` and `layers` knobs.
+
+    `dims` keeps the first `dims` output dimensions (Matryoshka truncation, then re-normalisation); `layers` runs
+    only the first `layers` layers of a 2D-Matryoshka transformer. The options are checked when the object is
+    built; the model itself is loaded on `warm_up()` or on the first embedding, and shared with every other
+    static2d embedder of the same model in the process, whatever its `dims`.
+
+    Setup:
+        Install `static2d-langchain`; add the `transformers` extra for transformer models (it brings torch).
+
+        ```bash
+        pip install -U static2d-langchain
+        pip install -U "static2d-langchain[transformers]"  # for 2D-Matryoshka transformers
+        ```
+
+    Key init args — embedding params:
+        model: str
+            Hugging Face hub id or local directory of the model.
+        dims: int | None
+            Output dimensions kept (None: all).
+        layers: int | None
+            Transformer layers run (None: all; static models have none).
+
+    Key init args — client params:
+        batch_size: int | None
+            Texts per batch.
+        device: str | None
+            Torch device for transformer models.
+
+    See the fields below for every option.
+
+    Instantiate:
+        ```python
+        from langchain_static2d import Static2DEmbeddings
+
+        embed = Static2DEmbeddings(model="sentence-transformers/static-retrieval-mrl-en-v1", dims=256)
+        ```
+
+    Embed single text:
+        ```python
+        vector = embed.embed_query("What is the capital of France?")
+        len(vector)  # 256
+        ```
+
+    Embed multiple texts:
+        ```python
+        vectors = embed.embed_documents(["Paris is the capital of France.", "Berlin is in Germany."])
+        len(vectors), len(vectors[0])  # (2, 256)
+        ```
+
+    Async:
+        ```python
+        vector = await embed.aembed_query("What is the capital of France?")
+        vectors = await embed.aembed_documents(["Paris is the capital of France."])
+        ```
+
+    The async methods run the embedding in a worker thread, so they never block the event loop.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, protected_namespaces=())
+
+    model: str = Field(
+        default=DEFAULT_MODEL,
+        description="Hugging Face hub id or local directory: a model2vec model, a sentence-transformers "
+        "StaticEmbedding model, or a (2D-Matryoshka) sentence-transformers / Hugging Face transformer.",
+    )
+    dims: int | None = Field(
+        default=None,
+        strict=True,
+        description="Keep the first `dims` output dimensions (Matryoshka truncation), then re-normalise. None: all.",
+    )
+    layers: int | None = Field(
+        default=None,
+        strict=True,
+        description="Transformer models only: run only the first `layers` layers. None: all.",
+    )
+    normalize: bool = Field(default=True, strict=True, description="Scale each embedding to unit length.")
+    batch_size: int | None = Field(
+        default=None,
+        strict=True,
+        description="Texts per batch. None: 4096 for static models, 32 for transformers.",
+    )
+    query_prompt: str | None = Field(
+        default=None,
+        description="Text put before each query by `embed_query`. None: the model's saved 'query' prompt, if any.",
+    )
+    document_prompt: str | None = Field(
+        default=None,
+        description="Text put before each document by `embed_documents`. None: the model's saved document prompt.",
+    )
+    device: str | None = Field(
+        default=None,
+        description="Transformer models only: torch device ('cpu', 'cuda', ...). Static models run on the CPU.",
+    )
+    revision: str | None = Field(default=None, description="Hub branch, tag or commit.")
+    cache_folder: str | None = Field(
+        default=None, description="Where hub downloads are cached. None: the Hugging Face cache."
+    )
+    local_files_only: bool = Field(
+        default=False, strict=True, description="Never touch the network; use cached files only."
+    )
+    trust_remote_code: bool = Field(
+        default=False, strict=True, description="Allow a transformer's own modelling code from the hub to run."
+    )
+    show_progress_bar: bool = Field(default=False, strict=True, description="Show a progress bar while embedding.")
+    max_length: int | None = Field(
+        default=None,
+        strict=True,
+        description="Tokens kept per text. None: the model's own setting.",
+    )
+
+    _encoder: static2d.Encoder = PrivateAttr()
+
+    @field_validator("model", "cache_folder", mode="before")
+    @classmethod
+    def _path_to_str(cls, value: object) -> object:
+        """Accept `pathlib.Path` (any `os.PathLike`) for paths; they are kept as str."""
+        return os.fspath(value) if isinstance(value, os.PathLike) else value
+
+    @model_validator(mode="after")
+    def _make_encoder(self) -> Static2DEmbeddings:
+        """Check the options with static2d now; the model is loaded on first use."""
+        self._encoder = static2d.load(
+            self.model,
+            dims=self.dims,
+            layers=self.layers,
+            normalize=self.normalize,
+            batch_size=self.batch_size,
+            device=self.device,
+            revision=self.revision,
+            cache_folder=self.cache_folder,
+            local_files_only=self.local_files_only,
+            trust_remote_code=self.trust_remote_code,
+            query_prompt=self.query_prompt,
+            document_prompt=self.document_prompt,
+            max_length=self.max_length,
+            lazy=True,
+        )
+        return self
+
+    def warm_up(self) -> Static2DEmbeddings:
+        """Load the model now rather than on the first embedding. Returns the embedder."""
+        self._encoder.warm_up()
+        return self
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        """Embed documents, with the document prompt.
+
+        Args:
+            texts: The documents.
+
+        Returns:
+            One embedding (a list of `dims` floats) per document.
+        """
+        vectors = self._encoder.encode_document(texts, show_progress_bar=self.show_progress_bar)
+        out: list[list[float]] = vectors.tolist()
+        return out
+
+    def embed_query(self, text: str) -> list[float]:
+        """Embed a search query, with the query prompt.
+
+        Args:
+            text: The query.
+
+        Returns:
+            Its embedding, a list of `dims` floats.
+        """
+        vectors = self._encoder.encode_query([text], show_progress_bar=self.show_progress_bar)
+        out: list[float] = vectors[0].tolist()
+        return out
