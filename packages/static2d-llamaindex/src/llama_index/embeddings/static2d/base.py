@@ -1,0 +1,209 @@
+"""`Static2DEmbedding`: a LlamaIndex `BaseEmbedding` over `static2d.load`."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from typing import Any
+
+from llama_index.core.base.embeddings.base import BaseEmbedding, Embedding
+from llama_index.core.bridge.pydantic import Field, PrivateAttr
+
+import static2d
+
+DEFAULT_MODEL = "sentence-transformers/static-retrieval-mrl-en-v1"
+# LlamaIndex hands `_get_text_embeddings` chunks of `embed_batch_size` texts (its default is 10). 2048 is the most
+# `BaseEmbedding` allows, and what `VectorStoreIndex` inserts at a time, so the core sees whole batches and does
+# its own batching (`batch_size`) inside.
+MAX_EMBED_BATCH_SIZE = 2048
+
+
+class Static2DEmbedding(BaseEmbedding):
+    """LlamaIndex embeddings from a static (model2vec / StaticEmbedding) or 2D-Matryoshka transformer model.
+
+    Set `dims` to keep fewer output dimensions (Matryoshka truncation, re-normalised) and, for a 2D-Matryoshka
+    transformer, `layers` to run fewer layers. The options are checked when the embedder is made (a bad `dims`
+    raises at once); the model itself loads on `warm_up()` or on the first embedding, and is shared with every
+    other static2d embedder of the same model in the process. Queries get the query prompt, texts (documents)
+    the document prompt.
+
+    The model options are frozen: make a new embedder to change them (loading is shared, so that is cheap).
+
+    Example:
+        >>> from llama_index.core import Settings
+        >>> from llama_index.embeddings.static2d import Static2DEmbedding
+        >>> Settings.embed_model = Static2DEmbedding("sentence-transformers/static-retrieval-mrl-en-v1", dims=256)
+    """
+
+    model: str = Field(
+        default=DEFAULT_MODEL,
+        frozen=True,
+        description=(
+            "Hugging Face hub id or local directory of a static model (model2vec, or sentence-transformers "
+            "StaticEmbedding) or a sentence-transformers / Hugging Face 2D-Matryoshka transformer."
+        ),
+    )
+    dims: int | None = Field(
+        default=None,
+        frozen=True,
+        description="Keep the first `dims` output dimensions (Matryoshka), then re-normalise. None: all.",
+    )
+    layers: int | None = Field(
+        default=None,
+        frozen=True,
+        description="Transformer only: run only the first `layers` layers. None: all. Static models have none.",
+    )
+    normalize: bool = Field(default=True, frozen=True, description="Scale each embedding to unit length.")
+    batch_size: int | None = Field(
+        default=None,
+        frozen=True,
+        description="Texts per batch inside static2d. None: 4096 for static models, 32 for transformers.",
+    )
+    query_prompt: str | None = Field(
+        default=None,
+        frozen=True,
+        description="Put before each query. None: the model's saved 'query' prompt, if any.",
+    )
+    document_prompt: str | None = Field(
+        default=None,
+        frozen=True,
+        description="Put before each text (document). None: the model's saved document prompt, if any.",
+    )
+    device: str | None = Field(
+        default=None,
+        frozen=True,
+        description="Transformer only: torch device ('cpu', 'cuda', ...). Static models run on the CPU.",
+    )
+    revision: str | None = Field(default=None, frozen=True, description="Hub branch, tag or commit.")
+    cache_folder: str | None = Field(
+        default=None, frozen=True, description="Where hub downloads are cached. None: the Hugging Face cache."
+    )
+    local_files_only: bool = Field(default=False, frozen=True, description="Never download; use the cache only.")
+    trust_remote_code: bool = Field(
+        default=False, frozen=True, description="Allow a transformer's own modelling code from the hub to run."
+    )
+    show_progress_bar: bool = Field(default=False, description="Show static2d's progress bar over its batches.")
+    max_length: int | None = Field(
+        default=None, frozen=True, description="Tokens kept per text. None: the model's own setting."
+    )
+    embed_batch_size: int = Field(
+        default=MAX_EMBED_BATCH_SIZE,
+        gt=0,
+        le=MAX_EMBED_BATCH_SIZE,
+        description=(
+            "Texts LlamaIndex passes to the model per call. 2048 (the most LlamaIndex allows) rather than its "
+            "default of 10, so static2d gets whole batches; static2d batches inside by `batch_size`."
+        ),
+    )
+
+    _encoder: static2d.Encoder = PrivateAttr()
+
+    def __init__(
+        self,
+        model: str | os.PathLike[str] = DEFAULT_MODEL,
+        *,
+        dims: int | None = None,
+        layers: int | None = None,
+        normalize: bool = True,
+        batch_size: int | None = None,
+        query_prompt: str | None = None,
+        document_prompt: str | None = None,
+        device: str | None = None,
+        revision: str | None = None,
+        cache_folder: str | os.PathLike[str] | None = None,
+        local_files_only: bool = False,
+        trust_remote_code: bool = False,
+        show_progress_bar: bool = False,
+        max_length: int | None = None,
+        embed_batch_size: int = MAX_EMBED_BATCH_SIZE,
+        **kwargs: Any,  # noqa: ANN401 - the other BaseEmbedding fields (callback_manager, num_workers, ...)
+    ) -> None:
+        encoder = static2d.load(
+            model,
+            dims=dims,
+            layers=layers,
+            normalize=normalize,
+            batch_size=batch_size,
+            device=device,
+            revision=revision,
+            cache_folder=cache_folder,
+            local_files_only=local_files_only,
+            trust_remote_code=trust_remote_code,
+            query_prompt=query_prompt,
+            document_prompt=document_prompt,
+            max_length=max_length,
+            lazy=True,
+        )
+        # `model_name` is BaseEmbedding's; here it is always `model` (it comes back from `to_dict()`).
+        model_name = kwargs.pop("model_name", None)
+        if model_name is not None and model_name != encoder.model:
+            msg = f"Static2DEmbedding takes the model as `model`, not `model_name`: pass model={model_name!r}."
+            raise ValueError(msg)
+        options = encoder.options  # as static2d took them: paths as str, sizes as int
+        fields: dict[str, Any] = {
+            "model": encoder.model,
+            "model_name": encoder.model,
+            "dims": options["dims"],
+            "layers": options["layers"],
+            "normalize": normalize,
+            "batch_size": batch_size,
+            "query_prompt": query_prompt,
+            "document_prompt": document_prompt,
+            "device": device,
+            "revision": revision,
+            "cache_folder": options["cache_folder"],
+            "local_files_only": local_files_only,
+            "trust_remote_code": trust_remote_code,
+            "show_progress_bar": show_progress_bar,
+            "max_length": max_length,
+            "embed_batch_size": embed_batch_size,
+        }
+        super().__init__(**fields, **kwargs)
+        self._encoder = encoder
+
+    @classmethod
+    def class_name(cls) -> str:
+        """The name LlamaIndex stores with the serialised embedder."""
+        return "Static2DEmbedding"
+
+    def warm_up(self) -> Static2DEmbedding:
+        """Load the model now rather than on the first embedding (once; later calls return at once).
+
+        Returns:
+            This embedder.
+
+        Raises:
+            ValueError: The model cannot be found or read, or `dims` / `layers` do not fit it.
+            OSError: The model is not cached and cannot be downloaded.
+        """
+        self._encoder.warm_up()
+        return self
+
+    def _get_query_embedding(self, query: str) -> Embedding:
+        """Embed one query, with the query prompt."""
+        vectors = self._encoder.encode_query([query], show_progress_bar=self.show_progress_bar)
+        embedding: Embedding = vectors[0].tolist()
+        return embedding
+
+    def _get_text_embedding(self, text: str) -> Embedding:
+        """Embed one text, with the document prompt."""
+        return self._get_text_embeddings([text])[0]
+
+    def _get_text_embeddings(self, texts: list[str]) -> list[Embedding]:
+        """Embed texts in one call into static2d, with the document prompt."""
+        vectors: list[Embedding] = self._encoder.encode_document(
+            texts, show_progress_bar=self.show_progress_bar
+        ).tolist()
+        return vectors
+
+    async def _aget_query_embedding(self, query: str) -> Embedding:
+        """Embed one query in a worker thread, leaving the event loop free."""
+        return await asyncio.to_thread(self._get_query_embedding, query)
+
+    async def _aget_text_embedding(self, text: str) -> Embedding:
+        """Embed one text in a worker thread, leaving the event loop free."""
+        return await asyncio.to_thread(self._get_text_embedding, text)
+
+    async def _aget_text_embeddings(self, texts: list[str]) -> list[Embedding]:
+        """Embed texts in a worker thread, leaving the event loop free."""
+        return await asyncio.to_thread(self._get_text_embeddings, texts)

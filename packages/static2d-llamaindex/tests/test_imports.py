@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+import llama_index.embeddings.static2d as pkg
+from llama_index.core.base.embeddings.base import BaseEmbedding
+from llama_index.embeddings.static2d import Static2DEmbedding
+
+SRC = Path(__file__).resolve().parents[1] / "src"
+
+
+def test_public_api_is_pinned():
+    assert pkg.__all__ == ["Static2DEmbedding"]
+    assert all(getattr(pkg, name) is not None for name in pkg.__all__)
+
+
+def test_is_a_llamaindex_embedding():
+    assert issubclass(Static2DEmbedding, BaseEmbedding)
+    assert Static2DEmbedding.class_name() == "Static2DEmbedding"
+
+
+def test_llama_index_dirs_are_namespace_packages():
+    # Other integrations install into llama_index/ and llama_index/embeddings/: we must not own them.
+    assert not (SRC / "llama_index" / "__init__.py").exists()
+    assert not (SRC / "llama_index" / "embeddings" / "__init__.py").exists()
+    assert importlib.import_module("llama_index.embeddings").__file__ is None
+    assert (SRC / "llama_index" / "embeddings" / "static2d" / "py.typed").is_file()
