@@ -21,6 +21,12 @@ PACKAGES = {
     "llamaindex": "packages/static2d-llamaindex",
     "haystack": "packages/static2d-haystack",
 }
+TYPED_PACKAGES = (
+    "static2d",
+    "langchain_static2d",
+    "llama_index.embeddings.static2d",
+    "haystack_integrations.components.embedders.static2d",
+)
 # No test may reach a hub; the CPU torch wheel on this disk is found by uv as by pip.
 ENV = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_VERBOSITY": "error", "TOKENIZERS_PARALLELISM": "true"}
 if os.environ.get("PIP_FIND_LINKS"):
@@ -49,7 +55,7 @@ def lint(session: nox.Session) -> None:
 @nox.session(python="3.11")
 def typecheck(session: nox.Session) -> None:
     _install(session, "mypy>=1.13", _core(), *(f"-e{ROOT / p}" for p in list(PACKAGES.values())[1:]))
-    session.run("mypy", *(f"{p}/src" for p in PACKAGES.values()))
+    session.run("mypy", *(f"-p{name}" for name in TYPED_PACKAGES))
 
 
 @nox.session(python="3.11")
@@ -76,7 +82,9 @@ def notorch(session: nox.Session, package: str) -> None:
 def integration(session: nox.Session) -> None:
     """One environment with all three frameworks: the same RAG pipeline in each, dims and layers from config."""
     _install(
-        session, _core(), *(f"-e{ROOT / p}[transformers]" for p in list(PACKAGES.values())[1:]),
+        session,
+        _core(),
+        *(f"-e{ROOT / p}[transformers]" for p in list(PACKAGES.values())[1:]),
         *_groups("integration_tests", "test") if (ROOT / "integration_tests/pyproject.toml").exists() else [],
     )
     session.run("pytest", "integration_tests", *session.posargs, env=ENV)
@@ -85,8 +93,13 @@ def integration(session: nox.Session) -> None:
 @nox.session(python="3.11")
 def examples(session: nox.Session) -> None:
     """Run every example as a smoke test."""
-    _install(session, _core(), *(f"-e{ROOT / p}[transformers]" for p in list(PACKAGES.values())[1:]),
-             "-r", "examples/requirements.txt")
+    _install(
+        session,
+        _core(),
+        *(f"-e{ROOT / p}[transformers]" for p in list(PACKAGES.values())[1:]),
+        "-r",
+        "examples/requirements.txt",
+    )
     for script in sorted(Path(ROOT / "examples").glob("*.py")):
         session.run("python", str(script), "--smoke", env=ENV)
 
@@ -94,6 +107,11 @@ def examples(session: nox.Session) -> None:
 @nox.session(python="3.11")
 def bench(session: nox.Session) -> None:
     """The benchmark suite: static2d side by side with its peers, ratios measured in one run."""
-    _install(session, _core(), *(f"-e{ROOT / p}[transformers]" for p in list(PACKAGES.values())[1:]),
-             "-r", "benchmarks/requirements.txt")
+    _install(
+        session,
+        _core(),
+        *(f"-e{ROOT / p}[transformers]" for p in list(PACKAGES.values())[1:]),
+        "-r",
+        "benchmarks/requirements.txt",
+    )
     session.run("python", "benchmarks/run.py", *session.posargs, env=ENV)

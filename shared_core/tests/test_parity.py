@@ -6,9 +6,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import TEXTS, spearman_x100, sts_dev
-
 import static2d
+from conftest import TEXTS, spearman_x100, sts_dev
 from static2d.testing import bundled_transformer, distilled_static_model
 
 pytestmark = pytest.mark.slow
@@ -47,16 +46,18 @@ def _st_truncated(path: Path, layers: int, dims: int, texts: list[str]) -> np.nd
 
 
 @pytest.mark.parametrize(("layers", "dims"), [(6, 384), (5, 256), (3, 128), (1, 32)])
-def test_minilm_matches_sentence_transformers(minilm: Path, layers: int, dims: int,
-                                              sts: tuple[list[str], list[str], np.ndarray]) -> None:
+def test_minilm_matches_sentence_transformers(
+    minilm: Path, layers: int, dims: int, sts: tuple[list[str], list[str], np.ndarray]
+) -> None:
     texts = TEXTS + sts[0][:200]
     ours = static2d.load(minilm, layers=layers, dims=dims).encode(texts)
     np.testing.assert_allclose(ours, _st_truncated(minilm, layers, dims, texts), atol=1e-4)
 
 
 @pytest.mark.parametrize(("layers", "dims"), [(6, 384), (3, 128)])
-def test_minilm_reproduces_the_sts_anchor(minilm: Path, layers: int, dims: int,
-                                          sts: tuple[list[str], list[str], np.ndarray]) -> None:
+def test_minilm_reproduces_the_sts_anchor(
+    minilm: Path, layers: int, dims: int, sts: tuple[list[str], list[str], np.ndarray]
+) -> None:
     enc = static2d.load(minilm, layers=layers, dims=dims, batch_size=64)
     score = spearman_x100(enc.encode(sts[0]), enc.encode(sts[1]), sts[2])
     assert score == pytest.approx(ANCHORS[(layers, dims)], abs=0.01)
@@ -91,8 +92,9 @@ def test_model2vec_dims_and_sts_score(m2v_path: Path, dims: int, sts: tuple[list
     enc = static2d.load(m2v_path, dims=dims)
     a, b = enc.encode(sts[0]), enc.encode(sts[1])
     np.testing.assert_allclose(a, m.encode(sts[0]), atol=1e-5)
-    assert spearman_x100(a, b, sts[2]) == pytest.approx(spearman_x100(m.encode(sts[0]), m.encode(sts[1]), sts[2]),
-                                                        abs=1e-3)
+    assert spearman_x100(a, b, sts[2]) == pytest.approx(
+        spearman_x100(m.encode(sts[0]), m.encode(sts[1]), sts[2]), abs=1e-3
+    )
 
 
 def test_model2vec_max_length_on_long_text(m2v_path: Path) -> None:
@@ -102,7 +104,9 @@ def test_model2vec_max_length_on_long_text(m2v_path: Path) -> None:
     np.testing.assert_allclose(static2d.load(m2v_path).encode(texts), m.encode(texts), atol=1e-5)
 
 
-def test_sentence_transformers_static_parity(st_static_path: Path, sts: tuple[list[str], list[str], np.ndarray]) -> None:
+def test_sentence_transformers_static_parity(
+    st_static_path: Path, sts: tuple[list[str], list[str], np.ndarray]
+) -> None:
     """Same vectors as sentence-transformers' StaticEmbedding (whose float16 table we read as float32: against it
     run in float32 within 1e-5), except that a text without tokens is a zero vector here, never NaN."""
     texts = TEXTS + sts[0][:500] + ["the river bank " * 2000]
@@ -121,8 +125,9 @@ def test_sentence_transformers_static_parity(st_static_path: Path, sts: tuple[li
             np.testing.assert_allclose(ours[~no_tokens], cut, atol=atol)
 
 
-def test_both_formats_of_one_model_score_alike(m2v_path: Path, st_static_path: Path,
-                                               sts: tuple[list[str], list[str], np.ndarray]) -> None:
+def test_both_formats_of_one_model_score_alike(
+    m2v_path: Path, st_static_path: Path, sts: tuple[list[str], list[str], np.ndarray]
+) -> None:
     scores = []
     for path in (m2v_path, st_static_path):
         enc = static2d.load(path)

@@ -8,9 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import TEXTS
-
 import static2d
+from conftest import TEXTS
 from static2d import _encoder
 from static2d.testing import make_static_model
 
@@ -35,9 +34,8 @@ def _reference(path: Path, texts: list[str], dims: int, *, m2v: bool) -> np.ndar
     median = int(np.median([len(t) for t in tok.get_vocab()]))
     rows = []
     for text in texts:
-        if m2v:  # model2vec first cuts the text to max_length * median token length characters
-            text = text[: 512 * median]
-        ids = tok.encode(text, add_special_tokens=False).ids
+        # model2vec first cuts the text to max_length * median token length characters
+        ids = tok.encode(text[: 512 * median] if m2v else text, add_special_tokens=False).ids
         if m2v:
             ids = [i for i in ids if i != unk][:512]
         v = table[ids, :dims].mean(axis=0) if ids else np.zeros(dims)
@@ -85,10 +83,18 @@ def test_layers_on_a_static_model_is_refused(static_path: Path) -> None:
         static2d.load(static_path, layers=2)
 
 
-def test_layers_given_only_lazily_fails_at_first_use(static_path: Path) -> None:
-    enc = static2d.load(static_path, layers=2, lazy=True)
+def test_a_lazy_local_model_is_checked_at_once(static_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_load(*args: object) -> None:
+        raise AssertionError("a lazy encoder loaded its weights")
+
+    monkeypatch.setattr(_encoder, "_load_static", no_load)
     with pytest.raises(ValueError, match="static models have no layers"):
-        enc.warm_up()
+        static2d.load(static_path, layers=2, lazy=True)
+    with pytest.raises(ValueError, match="dims=65 is out of range"):
+        static2d.load(static_path, dims=65, lazy=True)
+    with pytest.raises(ValueError, match="neither an existing local directory"):
+        static2d.load(static_path / "nope", lazy=True)
+    assert not static2d.load(static_path, dims=64, lazy=True).loaded
 
 
 @pytest.mark.parametrize(

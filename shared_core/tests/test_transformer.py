@@ -10,17 +10,20 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import TEXTS
-
 import static2d
+from conftest import TEXTS
 from static2d.testing import TRANSFORMER_FAMILIES, make_tiny_transformer
 
 torch = pytest.importorskip("torch")
 st = pytest.importorskip("sentence_transformers")
 
 # Where each family keeps its layers: written out here independently of the code under test.
-LAYER_ATTR = {"bert": ("encoder", "layer"), "xlm-roberta": ("encoder", "layer"),
-              "distilbert": ("transformer", "layer"), "modernbert": ("layers",)}
+LAYER_ATTR = {
+    "bert": ("encoder", "layer"),
+    "xlm-roberta": ("encoder", "layer"),
+    "distilbert": ("transformer", "layer"),
+    "modernbert": ("layers",),
+}
 
 
 @pytest.fixture(scope="module", params=TRANSFORMER_FAMILIES)
@@ -99,7 +102,10 @@ def test_dropped_layers_are_gone_from_the_module_and_memory(family_model: tuple[
     ],
 )
 def test_bad_sizes_fail_before_the_weights_load(
-    family_model: tuple[str, Path], options: dict[str, object], error: type, pattern: str,
+    family_model: tuple[str, Path],
+    options: dict[str, object],
+    error: type,
+    pattern: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     _, path = family_model

@@ -12,7 +12,7 @@ from typing import Literal, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from static2d._resolve import ModelFiles, inspect_folder, locate
+from static2d._resolve import ModelFiles, inspect_folder, is_local, locate
 
 logger = logging.getLogger("static2d")
 
@@ -81,7 +81,7 @@ def truncate_normalize(vectors: npt.NDArray[np.float32], dims: int, normalize: b
 
 
 def _check_option(value: object, name: str, kinds: tuple[type, ...], what: str) -> None:
-    if value is not None and (isinstance(value, bool) and bool not in kinds or not isinstance(value, kinds)):
+    if value is not None and ((isinstance(value, bool) and bool not in kinds) or not isinstance(value, kinds)):
         msg = f"{name} must be {what}, got {value!r} ({type(value).__name__})."
         raise TypeError(msg)
 
@@ -139,10 +139,15 @@ class Encoder:
         (1, 256)
     """
 
-    def __init__(self, options: _Options) -> None:
+    def __init__(self, options: _Options, files: ModelFiles | None = None) -> None:
         self._options = options
+        self._files = files
         self._loaded: _Loaded | None = None
         self._lock = threading.Lock()
+
+    def __reduce__(self) -> tuple[type[Encoder], tuple[_Options]]:
+        # Pickles as its options: unpickled, it is lazy, and loads (or reuses) the shared model on first use.
+        return (Encoder, (self._options,))
 
     def warm_up(self) -> Encoder:
         """Load the model now (once; later calls return at once). Returns the encoder."""
@@ -159,7 +164,7 @@ class Encoder:
         if loaded is None:
             with self._lock:
                 if self._loaded is None:
-                    self._loaded = _load_model(self._options)
+                    self._loaded = _load_model(self._options, self._files)
                 loaded = self._loaded
         return loaded
 
@@ -310,7 +315,8 @@ def load(
         max_length: Tokens kept per text; None: the model's own setting (model2vec: its max_length;
             StaticEmbedding: no limit; transformer: its max_seq_length).
         token: Hugging Face token for a private or gated model (default: the logged-in one, if any).
-        lazy: Check the options now, but load the model on `warm_up()` or first use.
+        lazy: Check the options now (against the model's configs too, for a local directory), but load the
+            model on `warm_up()` or first use.
 
     Returns:
         An `Encoder`.
@@ -362,11 +368,14 @@ def load(
         max_length=max_length,
         token=token,
     )
-    encoder = Encoder(options)
+    # A local model is checked now, lazy or not (its configs are at hand); a hub model is looked up on loading.
+    files = _inspect(options) if is_local(options.model) else None
+    encoder = Encoder(options, files)
     return encoder if lazy else encoder.warm_up()
 
 
-def _load_model(o: _Options) -> _Loaded:
+def _inspect(o: _Options) -> ModelFiles:
+    """Find the model's files and check the options against its configs; reads JSON and headers, no weights."""
     folder = locate(
         o.model,
         revision=o.revision,
@@ -376,26 +385,31 @@ def _load_model(o: _Options) -> _Loaded:
         token=o.token,
     )
     files = inspect_folder(folder, o.model)
+    if files.kind == "static" and o.layers is not None:
+        msg = (
+            f"layers={o.layers} was given, but {o.model!r} is a static embedding model: static models have no "
+            "layers (they are a token-embedding table). Leave layers unset, or use a 2D-Matryoshka transformer."
+        )
+        raise ValueError(msg)
+    check_size(o.layers, "layers", files.max_layers)
+    check_size(o.dims, "dims", files.max_dims)
+    return files
+
+
+def _load_model(o: _Options, files: ModelFiles | None) -> _Loaded:
+    if files is None:
+        files = _inspect(o)
+    folder = files.folder
     backend: _Backend
     if files.kind == "static":
-        if o.layers is not None:
-            msg = (
-                f"layers={o.layers} was given, but {o.model!r} is a static embedding model: static models have no "
-                "layers (they are a token-embedding table). Leave layers unset, or use a 2D-Matryoshka transformer."
-            )
-            raise ValueError(msg)
         if o.device not in (None, "cpu"):
             logger.warning("device=%r is ignored: static models run on the CPU with numpy.", o.device)
         max_length = o.max_length
         backend = _cached(("static", str(folder), max_length), lambda: _load_static(files, max_length))
     else:
-        check_size(o.layers, "layers", files.max_layers)
-        check_size(o.dims, "dims", files.max_dims)
         depth = o.layers if o.layers is not None else files.max_layers or 0
         key = ("transformer", str(folder), depth, o.device, o.trust_remote_code, o.max_length)
-        backend = _cached(
-            key, lambda: _load_transformer(files, depth, o.device, o.trust_remote_code, o.max_length)
-        )
+        backend = _cached(key, lambda: _load_transformer(files, depth, o.device, o.trust_remote_code, o.max_length))
     check_size(o.dims, "dims", backend.max_dims)
     return _Loaded(backend, files, o)
 

@@ -47,6 +47,11 @@ def _read_json(path: Path) -> Any:  # noqa: ANN401 - JSON is whatever the file h
         raise ValueError(msg) from e
 
 
+def is_local(model: str) -> bool:
+    """Whether `model` names a local directory (or cannot be a hub id, so can only be a path)."""
+    return Path(model).expanduser().exists() or not _HUB_ID.match(model)
+
+
 def locate(
     model: str | os.PathLike[str],
     *,
@@ -109,7 +114,7 @@ def _snapshot(
         folder = snapshot_download(
             repo_id,
             revision=revision,
-            cache_dir=cache_folder,
+            cache_dir=None if cache_folder is None else os.fspath(cache_folder),
             local_files_only=local_files_only,
             allow_patterns=patterns,
             token=token,
@@ -155,16 +160,33 @@ def inspect_folder(folder: Path, name: str) -> ModelFiles:
         static = [m for m in modules if str(m.get("type", "")).endswith("StaticEmbedding")]
         if static:
             static_dir = folder / str(static[0].get("path") or ".")
-            fmt: Format = "model2vec" if is_model2vec and static_dir.resolve() == folder.resolve() else (
-                "sentence-transformers-static"
+            fmt: Format = (
+                "model2vec"
+                if is_model2vec and static_dir.resolve() == folder.resolve()
+                else ("sentence-transformers-static")
             )
             _check_static_files(static_dir, name)
             return ModelFiles(
-                folder, "static", fmt, name, static_dir=static_dir, prompts=prompts,
-                default_prompt_name=default_prompt_name, normalizes=normalizes,
+                folder,
+                "static",
+                fmt,
+                name,
+                static_dir=static_dir,
+                prompts=prompts,
+                default_prompt_name=default_prompt_name,
+                normalizes=normalizes,
+                max_dims=_table_width(static_dir),
             )
         if any(t.endswith(".Transformer") or t.endswith("models.Transformer") for t in types):
-            return _transformer_files(folder, name, config, modules, prompts, default_prompt_name, normalizes)
+            return _transformer_files(
+                folder,
+                name,
+                config,
+                modules,
+                prompts=prompts,
+                default_prompt_name=default_prompt_name,
+                normalizes=normalizes,
+            )
         msg = (
             f"Model {name!r} is a sentence-transformers model with modules {types}, which static2d does not run: "
             "it needs a StaticEmbedding module (static model) or a Transformer module (2D-Matryoshka model)."
@@ -173,12 +195,21 @@ def inspect_folder(folder: Path, name: str) -> ModelFiles:
     if is_model2vec:
         _check_static_files(folder, name)
         return ModelFiles(
-            folder, "static", "model2vec", name, static_dir=folder, prompts=prompts,
-            default_prompt_name=default_prompt_name, normalizes=bool(config.get("normalize", False)),
+            folder,
+            "static",
+            "model2vec",
+            name,
+            static_dir=folder,
+            prompts=prompts,
+            default_prompt_name=default_prompt_name,
+            normalizes=bool(config.get("normalize", False)),
+            max_dims=_table_width(folder),
         )
     if config.get("num_hidden_layers") or config.get("n_layers"):
         # A plain Hugging Face transformer: sentence-transformers wraps it with mean pooling.
-        return _transformer_files(folder, name, config, [], prompts, default_prompt_name, normalizes=False)
+        return _transformer_files(
+            folder, name, config, [], prompts=prompts, default_prompt_name=default_prompt_name, normalizes=False
+        )
     found = sorted(p.name for p in folder.iterdir())[:20]
     msg = (
         f"Cannot tell what model {name!r} is: {folder} holds {found}. static2d reads model2vec models "
@@ -202,6 +233,21 @@ def _check_static_files(folder: Path, name: str) -> None:
         raise ValueError(msg)
 
 
+def _table_width(folder: Path) -> int | None:
+    """The static table's width, from the safetensors header alone (no weights are read)."""
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(str(folder / "model.safetensors"), framework="numpy") as f:
+            for key in ("embeddings", "embedding.weight"):
+                if key in f.keys():  # noqa: SIM118 - safe_open has keys(), not __contains__
+                    shape = f.get_slice(key).get_shape()
+                    return int(shape[1]) if len(shape) == 2 else None
+    except (SafetensorError, OSError):
+        return None  # reported with the right words when the table is loaded
+    return None
+
+
 def _read_prompts(folder: Path) -> tuple[dict[str, str], str | None]:
     path = folder / "config_sentence_transformers.json"
     if not path.is_file():
@@ -216,6 +262,7 @@ def _transformer_files(
     name: str,
     config: dict[str, Any],
     modules: list[dict[str, Any]],
+    *,
     prompts: dict[str, str],
     default_prompt_name: str | None,
     normalizes: bool,

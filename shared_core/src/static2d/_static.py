@@ -88,9 +88,7 @@ class StaticBackend:
         out[nonempty] = sums / lengths[nonempty, None].astype(np.float32)
         return out
 
-    def encode_batch(
-        self, texts: Sequence[str], dims: int, prompt: str, batch_size: int
-    ) -> npt.NDArray[np.float32]:
+    def encode_batch(self, texts: Sequence[str], dims: int, prompt: str, batch_size: int) -> npt.NDArray[np.float32]:
         """Encode one batch of texts (the prompt, if any, is prepended as sentence-transformers does)."""
         del batch_size  # the caller's batch is this batch
         if prompt:
@@ -121,7 +119,10 @@ def _load_table(folder: Path, name: str) -> npt.NDArray[np.float32]:
         msg = f"Static model {name!r}: cannot read {path} ({e}). The file looks damaged: download the model again."
         raise ValueError(msg) from e
     if table.ndim != 2 or not np.issubdtype(table.dtype, np.floating):
-        msg = f"Static model {name!r}: the embedding table has shape {table.shape} and dtype {table.dtype}; expected a 2-D float matrix."
+        msg = (
+            f"Static model {name!r}: the embedding table has shape {table.shape} and dtype {table.dtype}; "
+            "expected a 2-D float matrix."
+        )
         raise ValueError(msg)
     table = table.astype(np.float32, copy=False)
     if mapping is not None:

@@ -94,10 +94,10 @@ class TransformerBackend:
         self.model.eval()
         if max_length is not None:
             self.model.max_seq_length = int(max_length)
-        self.max_layers = files.max_layers
+        self.max_layers: int | None = files.max_layers
         if files.max_layers is not None and layers < files.max_layers:
             truncate_layers(self._auto_model(), layers)
-        self.layers = layers
+        self.layers: int | None = layers
         get_dim = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
         self.max_dims = int(get_dim() or files.max_dims or 0)
         self.max_length = self.model.max_seq_length
@@ -113,9 +113,7 @@ class TransformerBackend:
             raise ValueError(msg)
         return auto_model
 
-    def encode_batch(
-        self, texts: Sequence[str], dims: int, prompt: str, batch_size: int
-    ) -> npt.NDArray[np.float32]:
+    def encode_batch(self, texts: Sequence[str], dims: int, prompt: str, batch_size: int) -> npt.NDArray[np.float32]:
         """Encode texts with sentence-transformers (which sorts them by length), keep the first `dims` components."""
         with self._lock:
             out = self.model.encode(

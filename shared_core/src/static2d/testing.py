@@ -11,17 +11,127 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
-WORDS = (
-    "the a an of to and in is it that for on with as was at by be this are from or have not but what all were "
-    "when we there can more if no out so said who use each which she do how their time will up other about many "
-    "then them these some her would make like him into has look two write go see number way could people than "
-    "first water been call oil its now find long down day did get come made may part cat dog fox bank river money "
-    "panda bear china bamboo eats lives city night music plays guitar man woman child runs jumps quick brown lazy"
-).split()
+WORDS = [
+    "the",
+    "a",
+    "an",
+    "of",
+    "to",
+    "and",
+    "in",
+    "is",
+    "it",
+    "that",
+    "for",
+    "on",
+    "with",
+    "as",
+    "was",
+    "at",
+    "by",
+    "be",
+    "this",
+    "are",
+    "from",
+    "or",
+    "have",
+    "not",
+    "but",
+    "what",
+    "all",
+    "were",
+    "when",
+    "we",
+    "there",
+    "can",
+    "more",
+    "if",
+    "no",
+    "out",
+    "so",
+    "said",
+    "who",
+    "use",
+    "each",
+    "which",
+    "she",
+    "do",
+    "how",
+    "their",
+    "time",
+    "will",
+    "up",
+    "other",
+    "about",
+    "many",
+    "then",
+    "them",
+    "these",
+    "some",
+    "her",
+    "would",
+    "make",
+    "like",
+    "him",
+    "into",
+    "has",
+    "look",
+    "two",
+    "write",
+    "go",
+    "see",
+    "number",
+    "way",
+    "could",
+    "people",
+    "than",
+    "first",
+    "water",
+    "been",
+    "call",
+    "oil",
+    "its",
+    "now",
+    "find",
+    "long",
+    "down",
+    "day",
+    "did",
+    "get",
+    "come",
+    "made",
+    "may",
+    "part",
+    "cat",
+    "dog",
+    "fox",
+    "bank",
+    "river",
+    "money",
+    "panda",
+    "bear",
+    "china",
+    "bamboo",
+    "eats",
+    "lives",
+    "city",
+    "night",
+    "music",
+    "plays",
+    "guitar",
+    "man",
+    "woman",
+    "child",
+    "runs",
+    "jumps",
+    "quick",
+    "brown",
+    "lazy",
+]
 
 
 def _word_tokenizer(vocab_words: list[str]) -> object:
@@ -35,7 +145,7 @@ def _word_tokenizer(vocab_words: list[str]) -> object:
     for ch in "abcdefghijklmnopqrstuvwxyz0123456789.,!?'":
         vocab.setdefault(ch, len(vocab))
         vocab.setdefault("##" + ch, len(vocab))
-    tok = Tokenizer(WordPiece(vocab, unk_token="[UNK]"))
+    tok = Tokenizer(WordPiece(vocab, unk_token="[UNK]"))  # noqa: S106 - a token, not a password
     tok.normalizer = normalizers.BertNormalizer(lowercase=True)
     tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
     return tok
@@ -72,8 +182,14 @@ def make_static_model(
             tensors["weights"] = rng.uniform(0.1, 2.0, n).astype(np.float32)
         save_file(tensors, str(out / "model.safetensors"))
         tok.save(str(out / "tokenizer.json"))  # type: ignore[attr-defined]
-        config = {"model_type": "model2vec", "architectures": ["StaticModel"], "hidden_dim": dims,
-                  "normalize": True, "max_length": max_length, "embedding_dtype": dtype}
+        config = {
+            "model_type": "model2vec",
+            "architectures": ["StaticModel"],
+            "hidden_dim": dims,
+            "normalize": True,
+            "max_length": max_length,
+            "embedding_dtype": dtype,
+        }
         (out / "config.json").write_text(json.dumps(config))
         if prompts:
             (out / "config_sentence_transformers.json").write_text(json.dumps({"prompts": prompts}))
@@ -84,7 +200,12 @@ def make_static_model(
         save_file({"embedding.weight": table}, str(module / "model.safetensors"))
         tok.save(str(module / "tokenizer.json"))  # type: ignore[attr-defined]
         modules = [
-            {"idx": 0, "name": "0", "path": "0_StaticEmbedding", "type": "sentence_transformers.models.StaticEmbedding"},
+            {
+                "idx": 0,
+                "name": "0",
+                "path": "0_StaticEmbedding",
+                "type": "sentence_transformers.models.StaticEmbedding",
+            },
             {"idx": 1, "name": "1", "path": "1_Normalize", "type": "sentence_transformers.models.Normalize"},
         ]
         (out / "modules.json").write_text(json.dumps(modules))
@@ -93,13 +214,15 @@ def make_static_model(
     return out
 
 
-def _st_modules() -> tuple[type, type, type, type]:
+def _st_modules() -> tuple[Any, Any, Any, Any]:
     """sentence-transformers' Normalize, Pooling, Transformer and StaticEmbedding, wherever this version has them."""
+    import importlib
+
     try:
-        from sentence_transformers.sentence_transformer.modules import Normalize, Pooling, StaticEmbedding, Transformer
+        modules = importlib.import_module("sentence_transformers.sentence_transformer.modules")
     except ImportError:  # sentence-transformers < 6
-        from sentence_transformers.models import Normalize, Pooling, StaticEmbedding, Transformer
-    return Normalize, Pooling, Transformer, StaticEmbedding
+        modules = importlib.import_module("sentence_transformers.models")
+    return modules.Normalize, modules.Pooling, modules.Transformer, modules.StaticEmbedding
 
 
 def bundled_transformer() -> Path:
@@ -168,6 +291,7 @@ def make_tiny_transformer(
     """
     import torch
     from sentence_transformers import SentenceTransformer
+
     Normalize, Pooling, Transformer, _ = _st_modules()
     from transformers import AutoConfig, AutoModel, AutoTokenizer
 
@@ -178,19 +302,33 @@ def make_tiny_transformer(
     if family == "distilbert":
         kwargs: dict[str, object] = {"dim": hidden, "n_layers": layers, "n_heads": 4, "hidden_dim": 4 * hidden}
     elif family == "modernbert":
-        kwargs = {"hidden_size": hidden, "num_hidden_layers": layers, "num_attention_heads": 4,
-                  "intermediate_size": 2 * hidden, "global_attn_every_n_layers": 2, "local_attention": 16,
-                  "bos_token_id": tokenizer.cls_token_id, "eos_token_id": tokenizer.sep_token_id,
-                  "cls_token_id": tokenizer.cls_token_id, "sep_token_id": tokenizer.sep_token_id}
+        kwargs = {
+            "hidden_size": hidden,
+            "num_hidden_layers": layers,
+            "num_attention_heads": 4,
+            "intermediate_size": 2 * hidden,
+            "global_attn_every_n_layers": 2,
+            "local_attention": 16,
+            "bos_token_id": tokenizer.cls_token_id,
+            "eos_token_id": tokenizer.sep_token_id,
+            "cls_token_id": tokenizer.cls_token_id,
+            "sep_token_id": tokenizer.sep_token_id,
+        }
     elif family in ("bert", "xlm-roberta"):
-        kwargs = {"hidden_size": hidden, "num_hidden_layers": layers, "num_attention_heads": 4,
-                  "intermediate_size": 2 * hidden, "max_position_embeddings": 514}
+        kwargs = {
+            "hidden_size": hidden,
+            "num_hidden_layers": layers,
+            "num_attention_heads": 4,
+            "intermediate_size": 2 * hidden,
+            "max_position_embeddings": 514,
+        }
     else:
         msg = f"family must be one of {TRANSFORMER_FAMILIES}, got {family!r}"
         raise ValueError(msg)
     torch.manual_seed(seed)
     config = AutoConfig.for_model(family, **common, **kwargs)
-    AutoModel.from_config(config).save_pretrained(str(hf_dir), safe_serialization=True)
+    model = AutoModel.from_config(config)  # type: ignore[no-untyped-call]
+    model.save_pretrained(str(hf_dir), safe_serialization=True)
     tokenizer.save_pretrained(str(hf_dir))
     module = Transformer(str(hf_dir), max_seq_length=128)
     dim = (getattr(module, "get_embedding_dimension", None) or module.get_word_embedding_dimension)()
