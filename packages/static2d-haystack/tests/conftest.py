@@ -1,0 +1,35 @@
+"""Models for the static2d-haystack tests. Nothing here imports torch at import time (the `notorch` session)."""
+
+from __future__ import annotations
+
+import os
+
+# Before haystack is imported: tests never send telemetry (nor open a socket for it).
+os.environ.setdefault("HAYSTACK_TELEMETRY_ENABLED", "False")
+
+from pathlib import Path
+
+import pytest
+from static2d.testing import bundled_transformer, distilled_static_model, make_static_model
+
+
+@pytest.fixture(scope="session")
+def tiny_static(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random model2vec model (64 dims), with saved query and document prompts."""
+    return make_static_model(
+        tmp_path_factory.mktemp("models") / "tiny",
+        dims=64,
+        prompts={"query": "what is ", "document": "this is "},
+    )
+
+
+@pytest.fixture(scope="session")
+def distilled() -> Path:
+    """A real static model (256 dims) distilled from all-MiniLM-L6-v2 (needs torch and model2vec)."""
+    return distilled_static_model()
+
+
+@pytest.fixture(scope="session")
+def minilm() -> Path:
+    """The real all-MiniLM-L6-v2 (6 layers, 384 dims)."""
+    return bundled_transformer()
