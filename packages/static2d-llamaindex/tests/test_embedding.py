@@ -189,17 +189,6 @@ MODEL_ERRORS = [
 
 
 @pytest.mark.parametrize(("options", "error", "match"), MODEL_ERRORS)
-def test_errors_that_need_the_model_raise_on_warm_up(tiny_model, options, error, match):
-    embed = Static2DEmbedding(**{"model": tiny_model, **options})
-    with pytest.raises(error, match=match):
-        embed.warm_up()
-
-
-@pytest.mark.xfail(
-    reason="core: load(lazy=True) does not yet look at a local model (path, kind, size) before loading",
-    raises=pytest.fail.Exception,
-)
-@pytest.mark.parametrize(("options", "error", "match"), MODEL_ERRORS)
 def test_errors_that_need_the_model_raise_at_construction(tiny_model, options, error, match):
     with pytest.raises(error, match=match):
         Static2DEmbedding(**{"model": tiny_model, **options})
