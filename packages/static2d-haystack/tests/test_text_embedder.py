@@ -147,3 +147,12 @@ def test_device_and_token_reach_the_core(tiny_static, monkeypatch):
 
 def _device_map():
     return DeviceMap({"a": Device.cpu(), "b": Device.disk()})
+
+
+def test_max_length_reaches_the_core(tiny_static):
+    text = "the cat dog fox bank river " * 50
+    cut = Static2DTextEmbedder(str(tiny_static), max_length=3)
+    core = static2d.load(tiny_static, max_length=3).encode_query([text])[0]
+    np.testing.assert_allclose(cut.run(text)["embedding"], core, atol=1e-6)
+    assert cut.run(text)["embedding"] != Static2DTextEmbedder(str(tiny_static)).run(text)["embedding"]
+    assert Static2DTextEmbedder.from_dict(cut.to_dict()).max_length == 3

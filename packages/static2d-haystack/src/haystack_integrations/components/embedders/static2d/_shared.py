@@ -26,6 +26,7 @@ def load_encoder(
     cache_folder: str | None,
     local_files_only: bool,
     trust_remote_code: bool,
+    max_length: int | None,
     token: object,
 ) -> static2d.Encoder:
     """Check the options and return a lazy core encoder: the model loads on `warm_up()` or first use.
@@ -58,6 +59,7 @@ def load_encoder(
         trust_remote_code=trust_remote_code,
         query_prompt=query_prompt,
         document_prompt=document_prompt,
+        max_length=max_length,
         token=token.resolve_value() if token is not None else None,
         lazy=True,
     )

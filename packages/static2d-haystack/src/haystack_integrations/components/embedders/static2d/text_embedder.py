@@ -56,6 +56,7 @@ class Static2DTextEmbedder:
         cache_folder: str | None = None,
         local_files_only: bool = False,
         trust_remote_code: bool = False,
+        max_length: int | None = None,
         token: Secret | None = DEFAULT_TOKEN,
         prefix: str = "",
         suffix: str = "",
@@ -76,6 +77,7 @@ class Static2DTextEmbedder:
             cache_folder: Where hub downloads are cached (default: the Hugging Face cache).
             local_files_only: Never touch the network; use the cache only.
             trust_remote_code: Allow a transformer's own modelling code from the hub to run.
+            max_length: Tokens kept per text. None: the model's own setting.
             token: Hugging Face token for private or gated models (default: HF_API_TOKEN or HF_TOKEN, if set).
             prefix: A string put before the text (after the query prompt).
             suffix: A string put after the text.
@@ -98,6 +100,7 @@ class Static2DTextEmbedder:
         self.cache_folder = cache_folder
         self.local_files_only = local_files_only
         self.trust_remote_code = trust_remote_code
+        self.max_length = max_length
         self.token = token
         self.prefix = prefix
         self.suffix = suffix
@@ -115,6 +118,7 @@ class Static2DTextEmbedder:
             cache_folder=cache_folder,
             local_files_only=local_files_only,
             trust_remote_code=trust_remote_code,
+            max_length=max_length,
             token=token,
         )
 
@@ -147,6 +151,7 @@ class Static2DTextEmbedder:
             cache_folder=self.cache_folder,
             local_files_only=self.local_files_only,
             trust_remote_code=self.trust_remote_code,
+            max_length=self.max_length,
             token=self.token.to_dict() if self.token is not None else None,
             prefix=self.prefix,
             suffix=self.suffix,
