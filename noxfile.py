@@ -4,6 +4,8 @@ examples, and the benchmark suite (`nox -s bench`, not part of the default run).
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import nox
@@ -29,8 +31,28 @@ TYPED_PACKAGES = (
 )
 # No test may reach a hub; the CPU torch wheel on this disk is found by uv as by pip.
 ENV = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_VERBOSITY": "error", "TOKENIZERS_PARALLELISM": "true"}
-if os.environ.get("PIP_FIND_LINKS"):
-    os.environ.setdefault("UV_FIND_LINKS", os.environ["PIP_FIND_LINKS"].replace(" ", ","))
+
+
+def _pip_find_links() -> str:
+    """Where pip finds local wheels (the CPU torch build): $PIP_FIND_LINKS, else pip's own configuration."""
+    if os.environ.get("PIP_FIND_LINKS"):
+        return os.environ["PIP_FIND_LINKS"]
+    try:
+        out = subprocess.run(
+            [sys.executable, "-m", "pip", "config", "get", "global.find-links"],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=60,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return out.stdout.strip() if out.returncode == 0 else ""
+
+
+# uv does not read pip's settings: hand it the same local wheels, so torch==2.13.0 resolves to the CPU build.
+if "UV_FIND_LINKS" not in os.environ and (links := _pip_find_links()):
+    os.environ["UV_FIND_LINKS"] = ",".join(links.split())
 
 
 def _install(session: nox.Session, *args: str) -> None:
