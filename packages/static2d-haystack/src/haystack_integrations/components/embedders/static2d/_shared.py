@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
+from haystack import default_from_dict
 from haystack.utils import ComponentDevice, Secret, deserialize_secrets_inplace
 
 import static2d
@@ -72,3 +73,76 @@ def deserialize_init_parameters(data: dict[str, Any]) -> dict[str, Any]:
     if isinstance(init_parameters.get("device"), dict):
         init_parameters["device"] = ComponentDevice.from_dict(init_parameters["device"])
     return {**data, "init_parameters": init_parameters}
+
+
+_C = TypeVar("_C", bound="Static2DComponent")
+
+# The options both embedders take, in the order of their signatures (the core's options, as Haystack types them).
+COMMON_OPTIONS = (
+    "model",
+    "dims",
+    "layers",
+    "normalize",
+    "batch_size",
+    "query_prompt",
+    "document_prompt",
+    "device",
+    "revision",
+    "cache_folder",
+    "local_files_only",
+    "trust_remote_code",
+    "max_length",
+    "token",
+)
+
+
+class Static2DComponent:
+    """What the text and document embedders share: the core's options, the lazy encoder, and serialisation."""
+
+    model: str
+    dims: int | None
+    layers: int | None
+    normalize: bool
+    batch_size: int | None
+    query_prompt: str | None
+    document_prompt: str | None
+    device: ComponentDevice | None
+    revision: str | None
+    cache_folder: str | None
+    local_files_only: bool
+    trust_remote_code: bool
+    max_length: int | None
+    token: Secret | None
+
+    def _make_encoder(self) -> None:
+        """Check the options (set as attributes by `__init__`) and make the lazy core encoder."""
+        self._encoder = load_encoder(**{name: getattr(self, name) for name in COMMON_OPTIONS})
+
+    @property
+    def encoder(self) -> static2d.Encoder:
+        """The static2d encoder behind this component (e.g. `embedder.encoder.dims` once warmed up)."""
+        return self._encoder
+
+    def warm_up(self) -> None:
+        """Load the model (once; it is shared with the other static2d embedders of the same model)."""
+        self._encoder.warm_up()
+
+    def _options_dict(self) -> dict[str, Any]:
+        """The common options as `to_dict` writes them: the device as a dict, the token as a `Secret`."""
+        options = {name: getattr(self, name) for name in COMMON_OPTIONS}
+        options["device"] = self.device.to_dict() if self.device is not None else None
+        options["token"] = self.token.to_dict() if self.token is not None else None
+        return options
+
+    @classmethod
+    def from_dict(cls: type[_C], data: dict[str, Any]) -> _C:
+        """Make the component from the dictionary `to_dict` wrote (`data` is not modified).
+
+        Args:
+            data: The serialised component.
+
+        Returns:
+            The component.
+        """
+        component: _C = default_from_dict(cls, deserialize_init_parameters(data))
+        return component

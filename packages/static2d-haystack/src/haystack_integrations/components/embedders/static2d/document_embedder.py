@@ -6,20 +6,17 @@ import asyncio
 from dataclasses import replace
 from typing import Any
 
-from haystack import Document, component, default_from_dict, default_to_dict
+from haystack import Document, component, default_to_dict
 from haystack.utils import ComponentDevice, Secret
 from haystack_integrations.components.embedders.static2d._shared import (
     DEFAULT_MODEL,
     DEFAULT_TOKEN,
-    deserialize_init_parameters,
-    load_encoder,
+    Static2DComponent,
 )
-
-import static2d
 
 
 @component
-class Static2DDocumentEmbedder:
+class Static2DDocumentEmbedder(Static2DComponent):
     """Embeds Documents with a static or 2D-Matryoshka model through static2d, for indexing pipelines.
 
     Returns new Documents with `embedding` set (the input Documents are left as they were). The text embedded
@@ -114,31 +111,7 @@ class Static2DDocumentEmbedder:
         self.meta_fields_to_embed = meta_fields_to_embed or []
         self.embedding_separator = embedding_separator
         self.show_progress_bar = show_progress_bar
-        self._encoder = load_encoder(
-            model,
-            dims=dims,
-            layers=layers,
-            normalize=normalize,
-            batch_size=batch_size,
-            query_prompt=query_prompt,
-            document_prompt=document_prompt,
-            device=device,
-            revision=revision,
-            cache_folder=cache_folder,
-            local_files_only=local_files_only,
-            trust_remote_code=trust_remote_code,
-            max_length=max_length,
-            token=token,
-        )
-
-    @property
-    def encoder(self) -> static2d.Encoder:
-        """The static2d encoder behind this component (e.g. `embedder.encoder.dims` once warmed up)."""
-        return self._encoder
-
-    def warm_up(self) -> None:
-        """Load the model (once; it is shared with the other static2d embedders of the same model)."""
-        self._encoder.warm_up()
+        self._make_encoder()
 
     def to_dict(self) -> dict[str, Any]:
         """Serialise the component; the token is written as a `Secret` (an env var name), never its value.
@@ -148,38 +121,13 @@ class Static2DDocumentEmbedder:
         """
         return default_to_dict(
             self,
-            model=self.model,
-            dims=self.dims,
-            layers=self.layers,
-            normalize=self.normalize,
-            batch_size=self.batch_size,
-            query_prompt=self.query_prompt,
-            document_prompt=self.document_prompt,
-            device=self.device.to_dict() if self.device is not None else None,
-            revision=self.revision,
-            cache_folder=self.cache_folder,
-            local_files_only=self.local_files_only,
-            trust_remote_code=self.trust_remote_code,
-            max_length=self.max_length,
-            token=self.token.to_dict() if self.token is not None else None,
+            **self._options_dict(),
             prefix=self.prefix,
             suffix=self.suffix,
             meta_fields_to_embed=self.meta_fields_to_embed,
             embedding_separator=self.embedding_separator,
             show_progress_bar=self.show_progress_bar,
         )
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Static2DDocumentEmbedder:
-        """Make the component from the dictionary `to_dict` wrote (`data` is not modified).
-
-        Args:
-            data: The serialised component.
-
-        Returns:
-            The component.
-        """
-        return default_from_dict(cls, deserialize_init_parameters(data))
 
     def _text_to_embed(self, document: Document) -> str:
         meta = [str(document.meta[key]) for key in self.meta_fields_to_embed if document.meta.get(key) is not None]

@@ -5,20 +5,17 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from haystack import component, default_from_dict, default_to_dict
+from haystack import component, default_to_dict
 from haystack.utils import ComponentDevice, Secret
 from haystack_integrations.components.embedders.static2d._shared import (
     DEFAULT_MODEL,
     DEFAULT_TOKEN,
-    deserialize_init_parameters,
-    load_encoder,
+    Static2DComponent,
 )
-
-import static2d
 
 
 @component
-class Static2DTextEmbedder:
+class Static2DTextEmbedder(Static2DComponent):
     """Embeds a string (usually a query) with a static or 2D-Matryoshka model through static2d.
 
     Static models (model2vec, sentence-transformers `StaticEmbedding`) embed on the CPU with numpy, no torch
@@ -105,31 +102,7 @@ class Static2DTextEmbedder:
         self.prefix = prefix
         self.suffix = suffix
         self.show_progress_bar = show_progress_bar
-        self._encoder = load_encoder(
-            model,
-            dims=dims,
-            layers=layers,
-            normalize=normalize,
-            batch_size=batch_size,
-            query_prompt=query_prompt,
-            document_prompt=document_prompt,
-            device=device,
-            revision=revision,
-            cache_folder=cache_folder,
-            local_files_only=local_files_only,
-            trust_remote_code=trust_remote_code,
-            max_length=max_length,
-            token=token,
-        )
-
-    @property
-    def encoder(self) -> static2d.Encoder:
-        """The static2d encoder behind this component (e.g. `embedder.encoder.dims` once warmed up)."""
-        return self._encoder
-
-    def warm_up(self) -> None:
-        """Load the model (once; it is shared with the other static2d embedders of the same model)."""
-        self._encoder.warm_up()
+        self._make_encoder()
 
     def to_dict(self) -> dict[str, Any]:
         """Serialise the component; the token is written as a `Secret` (an env var name), never its value.
@@ -139,36 +112,11 @@ class Static2DTextEmbedder:
         """
         return default_to_dict(
             self,
-            model=self.model,
-            dims=self.dims,
-            layers=self.layers,
-            normalize=self.normalize,
-            batch_size=self.batch_size,
-            query_prompt=self.query_prompt,
-            document_prompt=self.document_prompt,
-            device=self.device.to_dict() if self.device is not None else None,
-            revision=self.revision,
-            cache_folder=self.cache_folder,
-            local_files_only=self.local_files_only,
-            trust_remote_code=self.trust_remote_code,
-            max_length=self.max_length,
-            token=self.token.to_dict() if self.token is not None else None,
+            **self._options_dict(),
             prefix=self.prefix,
             suffix=self.suffix,
             show_progress_bar=self.show_progress_bar,
         )
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Static2DTextEmbedder:
-        """Make the component from the dictionary `to_dict` wrote (`data` is not modified).
-
-        Args:
-            data: The serialised component.
-
-        Returns:
-            The component.
-        """
-        return default_from_dict(cls, deserialize_init_parameters(data))
 
     @component.output_types(embedding=list[float])
     def run(self, text: str) -> dict[str, Any]:
