@@ -2,10 +2,12 @@ from __future__ import annotations
 
 import csv
 import os
+import threading
 from pathlib import Path
 
 import numpy as np
 import pytest
+import static2d
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -42,3 +44,23 @@ TEXTS = [
 @pytest.fixture(scope="session")
 def tiny_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("tiny")
+
+
+def assert_threads_match_serial(enc: static2d.Encoder, texts: list[str], atol: float = 0.0) -> None:
+    """8 threads encoding (each a rotation of `texts`) at once get exactly what a serial run gets."""
+    serial = enc.encode(texts)
+    results: dict[int, np.ndarray] = {}
+    barrier = threading.Barrier(8)
+
+    def worker(k: int) -> None:
+        barrier.wait()
+        results[k] = enc.encode(texts[k:] + texts[:k])
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results) == list(range(8))
+    for k, out in results.items():
+        np.testing.assert_allclose(out, np.roll(serial, -k, axis=0), rtol=0, atol=atol)

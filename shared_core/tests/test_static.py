@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import static2d
-from conftest import TEXTS
+from conftest import TEXTS, assert_threads_match_serial
 from static2d import _encoder
 from static2d.testing import make_static_model
 
@@ -230,22 +230,7 @@ def test_concurrent_loads_load_once(tiny_dir: Path, monkeypatch: pytest.MonkeyPa
 
 def test_eight_threads_get_the_serial_vectors(static_path: Path) -> None:
     enc = static2d.load(static_path, dims=32, batch_size=7)
-    texts = [f"{t} {i}" for i in range(40) for t in TEXTS]
-    serial = enc.encode(texts)
-    results: dict[int, np.ndarray] = {}
-    barrier = threading.Barrier(8)
-
-    def worker(k: int) -> None:
-        barrier.wait()
-        results[k] = enc.encode(texts[k:] + texts[:k])
-
-    threads = [threading.Thread(target=worker, args=(k,)) for k in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    for k, out in results.items():
-        np.testing.assert_array_equal(out, np.roll(serial, -k, axis=0))
+    assert_threads_match_serial(enc, [f"{t} {i}" for i in range(40) for t in TEXTS])
 
 
 def test_unknown_format_and_damaged_files(tiny_dir: Path) -> None:

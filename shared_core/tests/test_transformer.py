@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import gc
 import sys
-import threading
 import weakref
 from pathlib import Path
 
 import numpy as np
 import pytest
 import static2d
-from conftest import TEXTS
+from conftest import TEXTS, assert_threads_match_serial
 from static2d.testing import TRANSFORMER_FAMILIES, make_tiny_transformer
 
 torch = pytest.importorskip("torch")
@@ -151,23 +150,7 @@ def test_empty_list_and_empty_string(family_model: tuple[str, Path]) -> None:
 def test_eight_threads_get_the_serial_vectors(family_model: tuple[str, Path]) -> None:
     _, path = family_model
     enc = static2d.load(path, layers=2, dims=16, batch_size=4)
-    texts = [f"{t} {i}" for i in range(6) for t in TEXTS]
-    serial = enc.encode(texts)
-    results: dict[int, np.ndarray] = {}
-    barrier = threading.Barrier(8)
-
-    def worker(k: int) -> None:
-        barrier.wait()
-        results[k] = enc.encode(texts[k:] + texts[:k])
-
-    threads = [threading.Thread(target=worker, args=(k,)) for k in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert len(results) == 8
-    for k, out in results.items():
-        np.testing.assert_allclose(out, np.roll(serial, -k, axis=0), atol=1e-5)
+    assert_threads_match_serial(enc, [f"{t} {i}" for i in range(6) for t in TEXTS], atol=1e-5)
 
 
 def test_missing_extra_names_it(family_model: tuple[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
