@@ -100,30 +100,31 @@ def notorch(session: nox.Session, package: str) -> None:
     session.run("pytest", f"{path}/tests", "-m", "notorch", *session.posargs, env=ENV)
 
 
+def _everything(session: nox.Session, *extra: str) -> None:
+    """The core and all three adapters with the transformers extra, in one environment, plus `extra`."""
+    _install(session, _core(), *(f"-e{ROOT / p}[transformers]" for p in list(PACKAGES.values())[1:]), *extra)
+
+
 @nox.session(python="3.11")
 def integration(session: nox.Session) -> None:
     """One environment with all three frameworks: the same RAG pipeline in each, dims and layers from config."""
-    _install(
-        session,
-        _core(),
-        *(f"-e{ROOT / p}[transformers]" for p in list(PACKAGES.values())[1:]),
-        *_groups("integration_tests", "test") if (ROOT / "integration_tests/pyproject.toml").exists() else [],
-    )
+    _everything(session, *_groups("integration_tests", "test"))
     session.run("pytest", "integration_tests", *session.posargs, env=ENV)
 
 
 @nox.session(python="3.11")
 def examples(session: nox.Session) -> None:
-    """Run every example as a smoke test."""
-    _install(
-        session,
-        _core(),
-        *(f"-e{ROOT / p}[transformers]" for p in list(PACKAGES.values())[1:]),
-        "-r",
-        "examples/requirements.txt",
-    )
+    """Run every example as a smoke test (`--smoke`: small corpus, small grid)."""
+    _everything(session, "-r", str(ROOT / "examples/requirements.txt"))
     for script in sorted(Path(ROOT / "examples").glob("*.py")):
         session.run("python", str(script), "--smoke", env=ENV)
+
+
+@nox.session(python="3.11", default=False)
+def demo(session: nox.Session) -> None:
+    """The main job: RAG in LangChain, LlamaIndex and Haystack, then the layers x dims table and out/tradeoff.png."""
+    _everything(session, "-r", str(ROOT / "examples/requirements.txt"))
+    session.run("python", str(ROOT / "examples/demo.py"), *session.posargs, env=ENV)
 
 
 @nox.session(python="3.11")

@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--model", choices=["static", "minilm"], default="static", help="model for the RAG part")
     parser.add_argument("--layers", type=int, help="RAG part, minilm only: transformer layers to run (1-6)")
     parser.add_argument("--dims", type=int, help="RAG part: dimensions kept")
-    parser.add_argument("--out", type=Path, default=Path("out/tradeoff.png"), help="where to write the heatmap")
+    parser.add_argument("--out", type=Path, help="heatmap path (default out/tradeoff.png; --smoke: -smoke.png)")
     parser.add_argument("--smoke", action="store_true", help="quick run: fewer documents, questions and settings")
     args = parser.parse_args(argv)
 
@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> None:
         example.main(rag)
 
     print(f"\n{'=' * 30} layers x dims: quality, speed, size {'=' * 30}\n")
-    tradeoff.main(["--out", str(args.out)] + (["--smoke"] if args.smoke else []))
+    tradeoff.main((["--out", str(args.out)] if args.out else []) + (["--smoke"] if args.smoke else []))
 
 
 if __name__ == "__main__":

@@ -121,13 +121,13 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--layers", type=int, nargs="+", default=[6, 3, 1], help="MiniLM depths (1-6)")
     parser.add_argument("--dims", type=int, nargs="+", default=[384, 256, 128, 32], help="dims kept (1-384)")
-    parser.add_argument("--out", type=Path, default=Path("out/tradeoff.png"), help="where to write the heatmap")
+    parser.add_argument("--out", type=Path, help="heatmap path (default out/tradeoff.png; --smoke: -smoke.png)")
     parser.add_argument("--smoke", action="store_true", help="quick run: layers 6 and 1, dims 384 and 32, 100 pairs")
     args = parser.parse_args(argv)
     layers, dims, n_pairs = ([6, 1], [384, 32], 100) if args.smoke else (args.layers, args.dims, None)
     results = run(layers, dims, n_pairs)
     print_table(results)
-    draw(results, args.out)
+    draw(results, args.out or Path("out/tradeoff-smoke.png" if args.smoke else "out/tradeoff.png"))
 
 
 if __name__ == "__main__":
