@@ -12,6 +12,7 @@ from typing import Literal, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from static2d import _onnx
 from static2d._resolve import ModelFiles, inspect_folder, is_local, locate
 
 logger = logging.getLogger("static2d")
@@ -19,6 +20,7 @@ logger = logging.getLogger("static2d")
 _DEFAULT_BATCH_SIZE = {"static": 4096, "transformer": 32}
 # The transformer path hands sentence-transformers this many batches at once, so it can sort them by length.
 _TRANSFORMER_CHUNK_BATCHES = 16
+_BACKENDS = _onnx.BACKENDS
 
 
 class _Backend(Protocol):
@@ -102,6 +104,7 @@ class _Options:
     document_prompt: str | None
     max_length: int | None
     token: str | bool | None
+    backend: str = "auto"
 
 
 class _Loaded:
@@ -294,6 +297,7 @@ def load(
     document_prompt: str | None = None,
     max_length: int | None = None,
     token: str | bool | None = None,
+    backend: Literal["auto", "torch", "onnx"] = "auto",
     lazy: bool = False,
 ) -> Encoder:
     """Load a static or 2D-Matryoshka embedding model, cut to `layers` and `dims`.
@@ -315,6 +319,10 @@ def load(
         max_length: Tokens kept per text; None: the model's own setting (model2vec: its max_length;
             StaticEmbedding: no limit; transformer: its max_seq_length).
         token: Hugging Face token for a private or gated model (default: the logged-in one, if any).
+        backend: Transformer only (static models ignore it): "torch" runs sentence-transformers; "onnx" runs
+            ONNX Runtime on the CPU, on a graph holding only the first `layers` layers (exported once with torch,
+            then cached under ~/.cache/static2d/onnx or $STATIC2D_ONNX_CACHE, where it needs no torch); "auto"
+            uses ONNX when onnxruntime is installed and the cut graph is cached or can be exported, else torch.
         lazy: Check the options now (against the model's configs too, for a local directory), but load the
             model on `warm_up()` or first use.
 
@@ -325,7 +333,8 @@ def load(
         TypeError: An option of the wrong type (e.g. `dims=2.5`, `layers=True`).
         ValueError: An option out of range, an unknown model id or path, or model files static2d cannot read.
         OSError: The model is not cached and cannot be downloaded (offline).
-        ImportError: A transformer model without the `static2d-core[transformers]` extra installed.
+        ImportError: A transformer model without the `static2d-core[transformers]` extra installed (or, with
+            backend="onnx", without `static2d-core[onnx]`, or `[onnx-export]` for a graph not yet cached).
 
     Example:
         >>> import static2d
@@ -346,6 +355,9 @@ def load(
     _check_option(cache_folder, "cache_folder", (str, os.PathLike), "a directory path or None")
     for flag, flag_name in ((local_files_only, "local_files_only"), (trust_remote_code, "trust_remote_code")):
         _check_option(flag, flag_name, (bool,), "True or False")
+    if backend not in _BACKENDS:
+        msg = f"backend must be one of {', '.join(map(repr, _BACKENDS))}, got {backend!r}."
+        raise (ValueError if isinstance(backend, str) else TypeError)(msg)
     if not isinstance(model, (str, os.PathLike)) or not os.fspath(model).strip():
         msg = (
             "model must be a Hugging Face hub id (like 'sentence-transformers/static-retrieval-mrl-en-v1') "
@@ -367,6 +379,7 @@ def load(
         document_prompt=document_prompt,
         max_length=max_length,
         token=token,
+        backend=backend,
     )
     # A local model is checked now, lazy or not (its configs are at hand); a hub model is looked up on loading.
     files = _inspect(options) if is_local(options.model) else None
@@ -408,8 +421,12 @@ def _load_model(o: _Options, files: ModelFiles | None) -> _Loaded:
         backend = _cached(("static", str(folder), max_length), lambda: _load_static(files, max_length))
     else:
         depth = o.layers if o.layers is not None else files.max_layers or 0
-        key = ("transformer", str(folder), depth, o.device, o.trust_remote_code, o.max_length)
-        backend = _cached(key, lambda: _load_transformer(files, depth, o.device, o.trust_remote_code, o.max_length))
+        onnx = _load_onnx(o, files, depth) if _onnx.wanted(o.backend, files, depth, o.device, o.max_length) else None
+        if onnx is not None:
+            backend = onnx
+        else:
+            key = ("transformer", str(folder), depth, o.device, o.trust_remote_code, o.max_length)
+            backend = _cached(key, lambda: _load_transformer(files, depth, o.device, o.trust_remote_code, o.max_length))
     check_size(o.dims, "dims", backend.max_dims)
     return _Loaded(backend, files, o)
 
@@ -428,6 +445,27 @@ def _load_transformer(
     return TransformerBackend(
         files, layers=layers, device=device, trust_remote_code=trust_remote_code, max_length=max_length
     )
+
+
+def _load_onnx(o: _Options, files: ModelFiles, depth: int) -> _Backend | None:
+    """The ONNX Runtime backend; None when backend="auto" finds that ONNX cannot run this model (then torch)."""
+    from static2d._onnx import OnnxBackend
+
+    key = ("onnx", str(files.folder), depth, o.trust_remote_code, o.max_length)
+    try:
+        return _cached(
+            key,
+            lambda: OnnxBackend(
+                files, layers=depth, device=o.device, trust_remote_code=o.trust_remote_code, max_length=o.max_length
+            ),
+        )
+    except (_onnx.OnnxUnsupportedError, ImportError) as e:
+        if o.backend == "onnx":
+            raise
+        logger.info("backend='auto' runs %s with torch: %s", files.name, e)
+        if isinstance(e, _onnx.OnnxUnsupportedError):
+            _onnx.refuse(files, depth)
+        return None
 
 
 def _cached(key: tuple[object, ...], make: Callable[[], _Backend]) -> _Backend:
