@@ -63,7 +63,7 @@ def test_fewer_layers_change_the_vectors(family_model: tuple[str, Path]) -> None
 def test_dropped_layers_are_gone_from_the_module_and_memory(family_model: tuple[str, Path]) -> None:
     family, path = family_model
     static2d.clear_cache()
-    enc = static2d.load(path, layers=1)
+    enc = static2d.load(path, layers=1, backend="torch")  # the torch module itself is inspected
     backend = enc._get().backend
     parent = backend.model[0].auto_model  # type: ignore[attr-defined]
     *head, last = LAYER_ATTR[family]
@@ -158,7 +158,7 @@ def test_missing_extra_names_it(family_model: tuple[str, Path], monkeypatch: pyt
     static2d.clear_cache()
     monkeypatch.setitem(sys.modules, "sentence_transformers", None)
     with pytest.raises(ImportError, match=r"static2d-core\[transformers\]"):
-        static2d.load(path, layers=3)
+        static2d.load(path, layers=3, backend="torch")
 
 
 def test_pickle_only_weights_are_refused(family_model: tuple[str, Path], tmp_path: Path) -> None:
