@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
+from collections import deque
 from collections.abc import Callable, Sequence
 from itertools import chain
 from pathlib import Path
@@ -11,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 from safetensors import SafetensorError, safe_open
-from tokenizers import Tokenizer
+from tokenizers import AddedToken, Tokenizer
 
 from static2d._resolve import ModelFiles
 
@@ -22,8 +24,11 @@ _MODEL2VEC_DEFAULT_MAX_LENGTH = 512
 # Pooling gathers the token vectors of a group of texts (sorted by length, padded to the longest of the group)
 # into one block of at most this many bytes, so the block stays in cache and memory does not grow with the input.
 _BLOCK_BYTES = 1 << 22
-# A batch of at least two pieces of this many texts is tokenized a piece ahead of pooling, in a helper thread.
+# A batch of at least two pieces of this many texts is tokenized in pieces, by this many helper threads.
 _PIECE = 1024
+# At most this many texts are pooled text by text (less work around each than the block pooling).
+_FEW = 16
+_WORKERS = max(1, min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1))
 
 
 class StaticBackend:
@@ -70,6 +75,7 @@ class StaticBackend:
         elif files.format == "model2vec":
             self.tokenizer.no_truncation()
         self.max_length = max_length
+        self._joiner = _Joiner.make(self.tokenizer)
 
     def tokenize(self, texts: Sequence[str]) -> _Tokens:
         """Token ids of the texts as the model's own library makes them: (flat ids, slots per text, tokens per text).
@@ -80,9 +86,13 @@ class StaticBackend:
         if self._char_cap is not None:
             cap = self._char_cap
             texts = [t[:cap] for t in texts]
-        rows = [e.ids for e in self.tokenizer.encode_batch_fast(texts, add_special_tokens=False)]
-        slots = np.fromiter(map(len, rows), dtype=np.intp, count=len(rows))
-        flat = np.fromiter(chain.from_iterable(rows), dtype=np.intp, count=int(slots.sum()))
+        joined = self._joiner.tokenize(texts) if self._joiner is not None and len(texts) > 1 else None
+        if joined is not None:
+            flat, slots = joined
+        else:
+            rows = [e.ids for e in self.tokenizer.encode_batch_fast(texts, add_special_tokens=False)]
+            slots = np.fromiter(map(len, rows), dtype=np.intp, count=len(rows))
+            flat = np.fromiter(chain.from_iterable(rows), dtype=np.intp, count=int(slots.sum()))
         counts = slots
         if self._unk_id is not None:
             dropped = np.flatnonzero(flat == self._unk_id)
@@ -133,24 +143,164 @@ class StaticBackend:
     def encode_batch(self, texts: Sequence[str], dims: int, prompt: str, batch_size: int) -> npt.NDArray[np.float32]:
         """Encode one batch of texts (the prompt, if any, is prepended as sentence-transformers does).
 
-        A large batch is cut into pieces, and each piece is tokenized in a helper thread while the one before it
-        is pooled here: the tokenizer releases the GIL, so pooling costs (almost) no time of its own.
+        A large batch is cut into pieces, tokenized in helper threads (one per core, a piece each, so the cores are
+        used whether or not the tokenizer's own parallelism is on) while this thread pools the pieces in order as
+        they come: the tokenizer releases the GIL, so pooling costs (almost) no time of its own.
         """
         del batch_size  # the caller's batch is this batch
         if prompt:
             texts = [prompt + t for t in texts]
-        n = len(texts)
-        if n < 2 * _PIECE:
+        n, piece = len(texts), _PIECE
+        if n <= _FEW:
+            return self._encode_few(texts, dims)
+        if n < 2 * piece:
             return self.pool(*self.tokenize(texts), dims)
         out = np.empty((n, dims), dtype=np.float32)
-        starts = range(0, n, _PIECE)
-        ahead = _Ahead(self.tokenize, texts[:_PIECE])
-        for start in starts:
-            tokens = ahead.result()
-            if start + _PIECE < n:
-                ahead = _Ahead(self.tokenize, texts[start + _PIECE : start + 2 * _PIECE])
-            out[start : start + _PIECE] = self.pool(*tokens, dims)
+        starts = range(0, n, piece)
+        ahead = deque(_Ahead(self.tokenize, texts[s : s + piece]) for s in starts[:_WORKERS])
+        for i, start in enumerate(starts):
+            tokens = ahead.popleft().result()
+            if i + _WORKERS < len(starts):
+                following = starts[i + _WORKERS]
+                ahead.append(_Ahead(self.tokenize, texts[following : following + piece]))
+            out[start : start + piece] = self.pool(*tokens, dims)
         return out
+
+    def _encode_few(self, texts: Sequence[str], dims: int) -> npt.NDArray[np.float32]:
+        """`pool(*tokenize(texts), dims)` for a handful of texts, text by text (the same sums in the same order)."""
+        if self._char_cap is not None:
+            cap = self._char_cap
+            texts = [t[:cap] for t in texts]
+        table = self._padded if dims == self.max_dims else self._padded[:, :dims]
+        out = np.zeros((len(texts), dims), dtype=np.float32)
+        unk, budget = self._unk_id, max(1, _BLOCK_BYTES // (4 * dims))
+        for i, encoding in enumerate(self.tokenizer.encode_batch_fast(texts, add_special_tokens=False)):
+            ids = encoding.ids
+            if unk is not None and unk in ids:
+                ids = [t for t in ids if t != unk]
+            if ids:
+                total = table[ids].sum(axis=0) if len(ids) <= budget else _sum_rows(table, np.array(ids), dims)
+                out[i] = total / len(ids)
+        return out
+
+
+class _Joiner:
+    """Tokenizes many short texts as a few long ones: the texts joined by a special token, then split at it.
+
+    The tokenizer's per-text work (one input string, one Encoding and one Python object per text) costs about as
+    much as tokenizing a short sentence itself; joined, it is paid once per group of texts. The special separator
+    is matched before normalization and cuts the input into pieces that are normalized, pre-tokenized and
+    tokenized independently, so each text gets the very tokens it gets alone, for tokenizers whose steps look at
+    nothing beyond their piece. Only such tokenizers (by the types of their steps) are joined, and only after a
+    check on awkward texts at load; a batch holding the separator itself is tokenized text by text.
+    """
+
+    SEPARATOR = "\ue000static2d\ue001"
+    GROUP = 16  # texts per joined string
+    # Steps that work on each piece on its own (Metaspace only when it prepends to every piece, not the first).
+    NORMALIZERS = frozenset(
+        {"BertNormalizer", "Lowercase", "NFC", "NFD", "NFKC", "NFKD", "StripAccents", "Strip", "Replace", "Precompiled"}
+    )
+    PRE_TOKENIZERS = frozenset(
+        {"BertPreTokenizer", "Whitespace", "WhitespaceSplit", "Punctuation", "Digits", "Metaspace"}
+    )
+    MODELS = frozenset({"WordPiece", "WordLevel", "Unigram", "BPE"})
+
+    def __init__(self, tokenizer: Tokenizer) -> None:
+        truncation = tokenizer.truncation
+        self.max_length: int | None = None if truncation is None else int(truncation["max_length"])
+        self.keep_end = truncation is not None and truncation.get("direction") == "left"
+        self.tokenizer = Tokenizer.from_str(tokenizer.to_str())
+        self.tokenizer.no_truncation()
+        self.tokenizer.no_padding()
+        self.tokenizer.add_special_tokens([AddedToken(self.SEPARATOR, special=True, normalized=False)])
+        sep = self.tokenizer.token_to_id(self.SEPARATOR)
+        assert sep is not None  # noqa: S101 - just added
+        self.sep = sep
+
+    @classmethod
+    def make(cls, tokenizer: Tokenizer) -> _Joiner | None:
+        """A joiner for `tokenizer`, or None where joining could change a text's tokens."""
+        spec = json.loads(tokenizer.to_str())
+        if not (
+            _steps_in(spec.get("normalizer"), cls.NORMALIZERS)
+            and _steps_in(spec.get("pre_tokenizer"), cls.PRE_TOKENIZERS)
+            and (spec.get("model") or {}).get("type") in cls.MODELS
+            and all(cls.SEPARATOR not in t["content"] for t in spec.get("added_tokens") or [])
+        ):
+            return None
+        joiner = cls(tokenizer)
+        probes = [*_PROBES, "word " * ((joiner.max_length or 0) + 3)]
+        alone = [e.ids for e in tokenizer.encode_batch_fast(probes, add_special_tokens=False)]
+        result = joiner.tokenize(probes)
+        if result is None:
+            return None
+        flat, slots = result
+        if flat.tolist() != list(chain.from_iterable(alone)) or slots.tolist() != [len(r) for r in alone]:
+            return None
+        return joiner
+
+    def tokenize(self, texts: Sequence[str]) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]] | None:
+        """(flat ids, tokens per text), as tokenizing each text alone gives; None if a text holds the separator."""
+        sep, group = self.SEPARATOR, self.GROUP
+        joined = [sep.join(texts[i : i + group]) for i in range(0, len(texts), group)]
+        if sum(s.count(sep) for s in joined) != len(texts) - len(joined):
+            return None
+        rows = [e.ids for e in self.tokenizer.encode_batch_fast(joined, add_special_tokens=False)]
+        sizes = np.fromiter(map(len, rows), dtype=np.intp, count=len(rows))
+        ids = np.fromiter(chain.from_iterable(rows), dtype=np.intp, count=int(sizes.sum()))
+        is_sep = ids == self.sep
+        # A token belongs to text (separators before it) + (its group's number), since each group of k texts
+        # holds k - 1 separators.
+        owner = np.cumsum(is_sep) + np.repeat(np.arange(len(rows)), sizes)
+        keep = ~is_sep
+        flat, owner = ids[keep], owner[keep]
+        slots = np.bincount(owner, minlength=len(texts))
+        if self.max_length is not None and slots.size and slots.max() > self.max_length:
+            # The tokenizer's truncation, text by text: keep the first (or last) max_length tokens.
+            starts = np.cumsum(slots) - slots
+            position = np.arange(flat.size) - starts[owner]
+            if self.keep_end:
+                position = position + (self.max_length - slots[owner])
+                flat = flat[position >= 0]
+            else:
+                flat = flat[position < self.max_length]
+            slots = np.minimum(slots, self.max_length)
+        return flat, slots.astype(np.intp, copy=False)
+
+
+# Texts the tokenizer must cut the same joined and alone before a joiner is used.
+_PROBES = [
+    "",
+    " ",
+    "Hello, world!",
+    "  leading and trailing spaces  ",
+    "\tTabs\nand\r\nnewlines\n",
+    "Ünïcödé àccents, ß and ﬁ ligatures",
+    "中文字符 and 日本語 mixed with English",
+    "emoji 🐼🎉 and symbols ©®™ ← → ∑",
+    "a" * 150,
+    "supercalifragilisticexpialidocious antidisestablishmentarianism",
+    "[CLS] [SEP] [MASK] <s> </s> <unk> <pad> [UNK]",
+    "numbers 3.14159 1,000,000 2024-01-01",
+    "\u200b zero\u200bwidth \ufeff bom \x00 nul",
+    "e\u0301 combining mark at the start: \u0301x",
+    "x",
+    "",
+]
+
+
+def _steps_in(step: dict[str, object] | None, allowed: frozenset[str]) -> bool:
+    """Whether a normalizer / pre-tokenizer (or each one of a Sequence) is of an allowed type."""
+    if step is None:
+        return True
+    kind = step.get("type")
+    if kind == "Sequence":
+        inner = step.get("normalizers") or step.get("pretokenizers") or []
+        return isinstance(inner, list) and all(_steps_in(s, allowed) for s in inner)
+    if kind == "Metaspace":  # "first" prepends to the input's first piece only: joined, that is another piece
+        return kind in allowed and step.get("prepend_scheme", "always") in ("always", "never")
+    return kind in allowed
 
 
 class _Ahead(threading.Thread):
