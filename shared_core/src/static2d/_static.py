@@ -23,7 +23,7 @@ _Tokens = tuple[npt.NDArray[np.intp], npt.NDArray[np.intp], npt.NDArray[np.intp]
 _MODEL2VEC_DEFAULT_MAX_LENGTH = 512
 # Pooling gathers the token vectors of a group of texts (sorted by length, padded to the longest of the group)
 # into one block of at most this many bytes, so the block stays in cache and memory does not grow with the input.
-_BLOCK_BYTES = 1 << 22
+_BLOCK_BYTES = 1 << 21
 # A batch of at least two pieces of this many texts is tokenized in pieces, by this many helper threads.
 _PIECE = 1024
 # At most this many texts are pooled text by text (less work around each than the block pooling).
