@@ -23,6 +23,9 @@ CASES = {
         "from haystack_integrations.components.embedders.static2d import Static2DTextEmbedder",
         "e = Static2DTextEmbedder(model=P); e.warm_up(); e.run(text='hello world')",
     ),
+    "framework alone: langchain_core.embeddings": ("import langchain_core.embeddings", "pass"),
+    "framework alone: llama_index.core": ("import llama_index.core", "pass"),
+    "framework alone: haystack": ("import haystack", "pass"),
     "peer: model2vec": (
         "from model2vec import StaticModel",
         "StaticModel.from_pretrained(P).encode(['hello world'])",
@@ -66,5 +69,6 @@ print(json.dumps({{"import": t1 - t0, "total": t2 - t0, "torch": "torch" in sys.
     return table(
         ["", "import", "import+load+embed", "whole process", "torch imported", "modules"],
         rows,
-        f"best of {repeats} fresh processes; whole process includes interpreter start-up",
+        f"best of {repeats} fresh processes; whole process includes interpreter start-up; 'framework alone' rows "
+        "import only the framework (no model)",
     )
