@@ -40,6 +40,7 @@ def test_text_embedder_to_dict(tiny_static):
             "local_files_only": False,
             "trust_remote_code": False,
             "max_length": None,
+            "backend": "auto",
             "token": {"type": "env_var", "env_vars": ["HF_API_TOKEN", "HF_TOKEN"], "strict": False},
             "prefix": "p ",
             "suffix": "",

@@ -156,3 +156,11 @@ def test_max_length_reaches_the_core(tiny_static):
     np.testing.assert_allclose(cut.run(text)["embedding"], core, atol=1e-6)
     assert cut.run(text)["embedding"] != Static2DTextEmbedder(str(tiny_static)).run(text)["embedding"]
     assert Static2DTextEmbedder.from_dict(cut.to_dict()).max_length == 3
+
+
+def test_backend_reaches_the_core(tiny_static):
+    embedder = Static2DTextEmbedder(str(tiny_static), backend="torch")
+    assert embedder.encoder.options["backend"] == "torch"
+    assert Static2DTextEmbedder.from_dict(embedder.to_dict()).encoder.options["backend"] == "torch"
+    with pytest.raises(ValueError, match="backend must be one of"):
+        Static2DTextEmbedder(str(tiny_static), backend="tensorflow")

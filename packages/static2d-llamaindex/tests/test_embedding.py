@@ -222,3 +222,11 @@ def test_embedders_with_different_dims_share_one_model(tiny_model):
     a, b = small.get_query_embedding("the cat"), large.get_query_embedding("the cat")
     assert (len(a), len(b)) == (8, 48)
     np.testing.assert_allclose(a, np.asarray(b[:8]) / np.linalg.norm(b[:8]), atol=1e-6)
+
+
+def test_backend_reaches_the_core(tiny_model):
+    embed = Static2DEmbedding(tiny_model, backend="onnx")
+    assert embed._encoder.options["backend"] == "onnx"
+    assert Static2DEmbedding.from_dict(embed.to_dict())._encoder.options["backend"] == "onnx"
+    with pytest.raises(ValueError, match="backend must be one of"):
+        Static2DEmbedding(tiny_model, backend="tensorflow")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import Literal
 
 import static2d
 from langchain_core.embeddings import Embeddings
@@ -122,6 +123,11 @@ class Static2DEmbeddings(BaseModel, Embeddings):
         strict=True,
         description="Tokens kept per text. None: the model's own setting.",
     )
+    backend: Literal["auto", "torch", "onnx"] = Field(
+        default="auto",
+        description="Transformer models only: 'torch' (sentence-transformers), 'onnx' (ONNX Runtime on a graph cut "
+        "to `layers`), or 'auto' (ONNX where onnxruntime is installed, else torch).",
+    )
 
     _encoder: static2d.Encoder = PrivateAttr()
 
@@ -148,6 +154,7 @@ class Static2DEmbeddings(BaseModel, Embeddings):
             query_prompt=self.query_prompt,
             document_prompt=self.document_prompt,
             max_length=self.max_length,
+            backend=self.backend,
             lazy=True,
         )
         return self

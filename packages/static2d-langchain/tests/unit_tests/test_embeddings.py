@@ -188,3 +188,10 @@ def test_async_runs_off_the_event_loop(tiny_static_model: Path, monkeypatch: pyt
     loop_thread = asyncio.run(run())
     assert threads
     assert threads[0] != loop_thread
+
+
+def test_backend_reaches_the_core(tiny_static_model: Path) -> None:
+    assert Static2DEmbeddings(model=str(tiny_static_model), backend="torch")._encoder.options["backend"] == "torch"
+    assert Static2DEmbeddings(model=str(tiny_static_model)).model_dump()["backend"] == "auto"
+    with pytest.raises(pydantic.ValidationError, match="backend"):
+        Static2DEmbeddings(model=str(tiny_static_model), backend="tensorflow")  # type: ignore[arg-type]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from typing import Any
+from typing import Any, Literal
 
 from llama_index.core.base.embeddings.base import BaseEmbedding, Embedding
 from llama_index.core.bridge.pydantic import Field, PrivateAttr
@@ -86,6 +86,12 @@ class Static2DEmbedding(BaseEmbedding):
     max_length: int | None = Field(
         default=None, frozen=True, description="Tokens kept per text. None: the model's own setting."
     )
+    backend: Literal["auto", "torch", "onnx"] = Field(
+        default="auto",
+        frozen=True,
+        description="Transformer only: 'torch' (sentence-transformers), 'onnx' (ONNX Runtime on a graph cut to "
+        "`layers`), or 'auto' (ONNX where onnxruntime is installed, else torch).",
+    )
     embed_batch_size: int = Field(
         default=MAX_EMBED_BATCH_SIZE,
         gt=0,
@@ -115,6 +121,7 @@ class Static2DEmbedding(BaseEmbedding):
         trust_remote_code: bool = False,
         show_progress_bar: bool = False,
         max_length: int | None = None,
+        backend: Literal["auto", "torch", "onnx"] = "auto",
         embed_batch_size: int = MAX_EMBED_BATCH_SIZE,
         **kwargs: Any,  # noqa: ANN401 - the other BaseEmbedding fields (callback_manager, num_workers, ...)
     ) -> None:
@@ -132,6 +139,7 @@ class Static2DEmbedding(BaseEmbedding):
             query_prompt=query_prompt,
             document_prompt=document_prompt,
             max_length=max_length,
+            backend=backend,
             lazy=True,
         )
         # `model_name` is BaseEmbedding's; here it is always `model` (it comes back from `to_dict()`).
@@ -156,6 +164,7 @@ class Static2DEmbedding(BaseEmbedding):
             "trust_remote_code": trust_remote_code,
             "show_progress_bar": show_progress_bar,
             "max_length": max_length,
+            "backend": backend,
             "embed_batch_size": embed_batch_size,
         }
         super().__init__(**fields, **kwargs)

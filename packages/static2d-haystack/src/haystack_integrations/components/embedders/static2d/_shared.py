@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from haystack import default_from_dict
 from haystack.utils import ComponentDevice, Secret, deserialize_secrets_inplace
@@ -28,6 +28,7 @@ def load_encoder(
     local_files_only: bool,
     trust_remote_code: bool,
     max_length: int | None,
+    backend: Literal["auto", "torch", "onnx"],
     token: object,
 ) -> static2d.Encoder:
     """Check the options and return a lazy core encoder: the model loads on `warm_up()` or first use.
@@ -61,6 +62,7 @@ def load_encoder(
         query_prompt=query_prompt,
         document_prompt=document_prompt,
         max_length=max_length,
+        backend=backend,
         token=token.resolve_value() if token is not None else None,
         lazy=True,
     )
@@ -92,6 +94,7 @@ COMMON_OPTIONS = (
     "local_files_only",
     "trust_remote_code",
     "max_length",
+    "backend",
     "token",
 )
 
@@ -112,6 +115,7 @@ class Static2DComponent:
     local_files_only: bool
     trust_remote_code: bool
     max_length: int | None
+    backend: Literal["auto", "torch", "onnx"]
     token: Secret | None
 
     def _make_encoder(self) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, Literal
 
 from haystack import component, default_to_dict
 from haystack.utils import ComponentDevice, Secret
@@ -54,6 +54,7 @@ class Static2DTextEmbedder(Static2DComponent):
         local_files_only: bool = False,
         trust_remote_code: bool = False,
         max_length: int | None = None,
+        backend: Literal["auto", "torch", "onnx"] = "auto",
         token: Secret | None = DEFAULT_TOKEN,
         prefix: str = "",
         suffix: str = "",
@@ -75,6 +76,8 @@ class Static2DTextEmbedder(Static2DComponent):
             local_files_only: Never touch the network; use the cache only.
             trust_remote_code: Allow a transformer's own modelling code from the hub to run.
             max_length: Tokens kept per text. None: the model's own setting.
+            backend: Transformer only: "torch", "onnx" (ONNX Runtime on a graph cut to `layers`), or "auto"
+                (ONNX where onnxruntime is installed, else torch).
             token: Hugging Face token for private or gated models (default: HF_API_TOKEN or HF_TOKEN, if set).
             prefix: A string put before the text (after the query prompt).
             suffix: A string put after the text.
@@ -98,6 +101,7 @@ class Static2DTextEmbedder(Static2DComponent):
         self.local_files_only = local_files_only
         self.trust_remote_code = trust_remote_code
         self.max_length = max_length
+        self.backend = backend
         self.token = token
         self.prefix = prefix
         self.suffix = suffix
