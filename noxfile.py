@@ -95,7 +95,8 @@ def tests(session: nox.Session, package: str) -> None:
 def notorch(session: nox.Session, package: str) -> None:
     """Install a package as a user does (no extras): static models must work, and torch must not come along."""
     path = PACKAGES[package]
-    target = _core("") if package == "core" else f"{ROOT / path}"
+    # the core with onnxruntime (still no torch): a cut graph cached by the `tests` session must run here
+    target = _core("[onnx]") if package == "core" else f"{ROOT / path}"
     _install(session, target, "pytest>=8", "pytest-asyncio>=0.24")
     session.run("pytest", f"{path}/tests", "-m", "notorch", *session.posargs, env=ENV)
 
@@ -127,14 +128,8 @@ def demo(session: nox.Session) -> None:
     session.run("python", str(ROOT / "examples/demo.py"), *session.posargs, env=ENV)
 
 
-@nox.session(python="3.11")
+@nox.session(python="3.11", default=False)
 def bench(session: nox.Session) -> None:
     """The benchmark suite: static2d side by side with its peers, ratios measured in one run."""
-    _install(
-        session,
-        _core(),
-        *(f"-e{ROOT / p}[transformers]" for p in list(PACKAGES.values())[1:]),
-        "-r",
-        "benchmarks/requirements.txt",
-    )
-    session.run("python", "benchmarks/run.py", *session.posargs, env=ENV)
+    _everything(session, _core("[transformers,onnx-export]"), "-r", str(ROOT / "benchmarks/requirements.txt"))
+    session.run("python", str(ROOT / "benchmarks/run.py"), *session.posargs, env=ENV)
