@@ -290,3 +290,9 @@ def test_repr_and_properties(static_path: Path) -> None:
     assert (enc.dims, enc.max_dims, enc.layers, enc.max_layers) == (10, 64, None, None)
     assert "dims=10/64" in repr(enc)
     assert json.dumps(enc.options["dims"]) == "10"
+
+
+def test_options_never_show_the_token(static_path: Path) -> None:
+    enc = static2d.load(static_path, token="hf_secret_value", lazy=True)
+    assert enc.options["token"] == "***"
+    assert "hf_secret_value" not in repr(enc.options) + repr(enc)

@@ -173,8 +173,11 @@ class Encoder:
 
     @property
     def options(self) -> dict[str, object]:
-        """The options this encoder was made with (as given to `load`)."""
-        return dict(self._options.__dict__)
+        """The options this encoder was made with (as given to `load`; a token shows as "***", never its value)."""
+        options = dict(self._options.__dict__)
+        if isinstance(options["token"], str):
+            options["token"] = "***"
+        return options
 
     @property
     def model(self) -> str:
