@@ -41,12 +41,15 @@ def _reference(path: Path, family: str, layers: int, dims: int, texts: list[str]
     return out / np.linalg.norm(out, axis=1, keepdims=True)
 
 
+@pytest.mark.parametrize("backend", ["torch", "onnx"])
 @pytest.mark.parametrize(("layers", "dims"), [(4, 32), (2, 16), (1, 8)])
 def test_matches_sentence_transformers_with_manual_truncation(
-    family_model: tuple[str, Path], layers: int, dims: int
+    family_model: tuple[str, Path], layers: int, dims: int, backend: str
 ) -> None:
+    if backend == "onnx":
+        pytest.importorskip("onnxruntime")
     family, path = family_model
-    enc = static2d.load(path, layers=layers, dims=dims, device="cpu")
+    enc = static2d.load(path, layers=layers, dims=dims, device="cpu", backend=backend)  # type: ignore[arg-type]
     assert (enc.kind, enc.layers, enc.max_layers, enc.dims, enc.max_dims) == ("transformer", layers, 4, dims, 32)
     out = enc.encode(TEXTS)
     assert out.shape == (len(TEXTS), dims)
