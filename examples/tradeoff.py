@@ -65,7 +65,7 @@ def measure(encoder: static2d.Encoder, sentences: list[str], pairs: np.ndarray, 
     return 100 * float(spearmanr(cosine, gold).statistic), float(np.median(rates))
 
 
-def run(layers: list[int], dims: list[int], n_pairs: int | None) -> list[Row]:
+def run(layers: list[int], dims: list[int], n_pairs: int | None, backend: str = "auto") -> list[Row]:
     """Measure every setting; returns one row per (model, layers, dims)."""
     with (DATA / "sts-dev.csv").open(newline="", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))[:n_pairs]
@@ -79,7 +79,7 @@ def run(layers: list[int], dims: list[int], n_pairs: int | None) -> list[Row]:
     grid += [("static (distilled)", distilled_static_model(), None, d) for d in static_dims]
     results = []
     for name, path, n, d in tqdm(grid, desc="settings", unit="setting"):
-        encoder = static2d.load(path, layers=n, dims=d)
+        encoder = static2d.load(path, layers=n, dims=d, backend=backend)
         results.append(Row(name, n, d, *measure(encoder, sentences, pairs, gold)))
     return results
 
@@ -124,11 +124,18 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--layers", type=int, nargs="+", default=[6, 3, 1], help="MiniLM depths (1-6)")
     parser.add_argument("--dims", type=int, nargs="+", default=[384, 256, 128, 32], help="dims kept (1-384)")
+    parser.add_argument(
+        "--backend",
+        choices=["auto", "torch", "onnx"],
+        default="auto",
+        help="MiniLM runtime: auto = ONNX Runtime if installed (static2d-core[onnx]), else torch",
+    )
     parser.add_argument("--out", type=Path, help="heatmap path (default out/tradeoff.png; --smoke: -smoke.png)")
     parser.add_argument("--smoke", action="store_true", help="quick run: layers 6 and 1, dims 384 and 32, 100 pairs")
     args = parser.parse_args(argv)
     layers, dims, n_pairs = ([6, 1], [384, 32], 100) if args.smoke else (args.layers, args.dims, None)
-    results = run(layers, dims, n_pairs)
+    results = run(layers, dims, n_pairs, args.backend)
+    print(f"\nMiniLM backend: {args.backend}")
     print_table(results)
     draw(results, args.out or Path("out/tradeoff-smoke.png" if args.smoke else "out/tradeoff.png"))
 
