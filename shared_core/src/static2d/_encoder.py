@@ -17,7 +17,7 @@ from static2d._resolve import ModelFiles, inspect_folder, is_local, locate
 
 logger = logging.getLogger("static2d")
 
-_DEFAULT_BATCH_SIZE = {"static": 8192, "transformer": 32}
+_DEFAULT_BATCH_SIZE = {"static": 16384, "transformer": 32}
 # The transformer path hands sentence-transformers this many batches at once, so it can sort them by length.
 _TRANSFORMER_CHUNK_BATCHES = 16
 _BACKENDS = _onnx.BACKENDS
