@@ -25,7 +25,7 @@ _MODEL2VEC_DEFAULT_MAX_LENGTH = 512
 # into one block of at most this many bytes, so the block stays in cache and memory does not grow with the input.
 _BLOCK_BYTES = 1 << 21
 # A batch of at least two pieces of this many texts is tokenized in pieces, by this many helper threads.
-_PIECE = 1024
+_PIECE = 2048
 # At most this many texts are pooled text by text (less work around each than the block pooling).
 _FEW = 16
 _WORKERS = max(1, min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1))
