@@ -46,8 +46,8 @@ def run(args: argparse.Namespace) -> str:
     cases = [
         ("static2d", big // 4, None),
         ("static2d", big, None),
+        ("static2d", big, 4096),
         ("static2d", big, 1024),
-        ("static2d", big, 16384),
         ("model2vec", big, None),
     ]
     rows = []
