@@ -176,7 +176,7 @@ class Encoder:
         """The options this encoder was made with (as given to `load`; a token shows as "***", never its value)."""
         options = dict(self._options.__dict__)
         if isinstance(options["token"], str):
-            options["token"] = "***"
+            options["token"] = "***"  # noqa: S105 - a mask, not a password
         return options
 
     @property

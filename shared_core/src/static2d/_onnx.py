@@ -433,17 +433,18 @@ def export(files: ModelFiles, pipeline: Pipeline, layers: int, dest: Path, *, tr
     import torch
     from transformers import AutoModel
 
-    from static2d._transformer import truncate_layers
+    from static2d._transformer import quiet_transformers, truncate_layers
 
     try:
-        model = AutoModel.from_pretrained(
-            str(pipeline.tf_dir),
-            use_safetensors=True,
-            local_files_only=True,
-            trust_remote_code=trust_remote_code,
-            attn_implementation="eager",
-            dtype=torch.float32,
-        )
+        with quiet_transformers():
+            model = AutoModel.from_pretrained(
+                str(pipeline.tf_dir),
+                use_safetensors=True,
+                local_files_only=True,
+                trust_remote_code=trust_remote_code,
+                attn_implementation="eager",
+                dtype=torch.float32,
+            )
     except (ValueError, TypeError) as e:
         msg = f"Cannot load {files.name!r} ({files.architecture}) for ONNX export: {e}. Use backend='torch'."
         raise OnnxUnsupportedError(msg) from e

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
+import importlib
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -32,6 +34,21 @@ def _import_sentence_transformers() -> Any:  # noqa: ANN401 - the module object
         )
         raise ImportError(msg) from e
     return sentence_transformers
+
+
+@contextlib.contextmanager
+def quiet_transformers() -> Iterator[None]:
+    """Load without transformers' per-load progress bar and load report (kept for errors only)."""
+    hf_logging: Any = importlib.import_module("transformers.utils.logging")  # untyped in places
+    verbosity, bars = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(verbosity)
+        if bars:
+            hf_logging.enable_progress_bar()
 
 
 def find_layer_list(auto_model: Any) -> tuple[Any, str]:  # noqa: ANN401 - any torch module
@@ -84,13 +101,14 @@ class TransformerBackend:
         max_length: int | None,
     ) -> None:
         st = _import_sentence_transformers()
-        self.model: SentenceTransformer = st.SentenceTransformer(
-            str(files.folder),
-            device=device,
-            trust_remote_code=trust_remote_code,
-            model_kwargs={"use_safetensors": True},
-            local_files_only=True,
-        )
+        with quiet_transformers():
+            self.model: SentenceTransformer = st.SentenceTransformer(
+                str(files.folder),
+                device=device,
+                trust_remote_code=trust_remote_code,
+                model_kwargs={"use_safetensors": True},
+                local_files_only=True,
+            )
         self.model.eval()
         if max_length is not None:
             self.model.max_seq_length = int(max_length)
