@@ -69,14 +69,14 @@ def _core(extra: str = "[transformers]") -> str:
 
 @nox.session(python="3.11")
 def lint(session: nox.Session) -> None:
-    session.install("ruff>=0.8")
+    session.install("ruff==0.17.6")  # pinned: a new release may format differently
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
 
 
 @nox.session(python="3.11")
 def typecheck(session: nox.Session) -> None:
-    _install(session, "mypy>=1.13", _core(), *(f"-e{ROOT / p}" for p in list(PACKAGES.values())[1:]))
+    _install(session, "mypy==2.4.1", _core(), *(f"-e{ROOT / p}" for p in list(PACKAGES.values())[1:]))
     session.run("mypy", *(f"-p{name}" for name in TYPED_PACKAGES))
 
 

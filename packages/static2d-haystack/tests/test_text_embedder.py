@@ -141,7 +141,7 @@ def test_device_and_token_reach_the_core(tiny_static, monkeypatch):
         str(tiny_static), device=ComponentDevice.from_str("cpu"), token=Secret.from_env_var("STATIC2D_TEST_TOKEN")
     )
     assert embedder.encoder.options["device"] == "cpu"
-    assert embedder.encoder.options["token"] == "hf_from_env"
+    assert embedder.encoder._options.token == "hf_from_env"
     assert Static2DTextEmbedder(str(tiny_static), token=None).encoder.options["token"] is None
 
 

@@ -524,7 +524,7 @@ def _tokenizer(pipeline: Pipeline) -> Any:  # noqa: ANN401 - a tokenizers.Tokeni
     tok.no_padding()
     if pipeline.do_lower_case:
         # As sentence-transformers: a Lowercase normalizer goes first unless there is one already.
-        current = tok.normalizer
+        current: Any = tok.normalizer  # (tokenizers' stubs differ between releases on Sequence's iteration)
         has_lower = isinstance(current, normalizers.Lowercase) or (
             isinstance(current, normalizers.Sequence) and any(isinstance(n, normalizers.Lowercase) for n in current)
         )

@@ -87,6 +87,5 @@ def test_layers_and_dims_change_the_transformer_vectors() -> None:
 
 
 def test_transformer_layers_out_of_range() -> None:
-    emb = Static2DEmbeddings(model=_minilm(), layers=7)
     with pytest.raises(ValueError, match="layers=7 is out of range"):
-        emb.warm_up()
+        Static2DEmbeddings(model=_minilm(), layers=7)
