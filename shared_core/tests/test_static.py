@@ -296,3 +296,55 @@ def test_options_never_show_the_token(static_path: Path) -> None:
     enc = static2d.load(static_path, token="hf_secret_value", lazy=True)
     assert enc.options["token"] == "***"
     assert "hf_secret_value" not in repr(enc.options) + repr(enc)
+
+
+def _trained_tokenizer(kind: str) -> object:
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
+
+    corpus = [t for t in TEXTS if t.strip()] * 3 + ["Café naïve résumé", "tabs\tand\nnew lines", "x" * 40]
+    if kind == "bpe-bytelevel":
+        tok = Tokenizer(models.BPE(unk_token="<unk>"))
+        tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+        tok.decoder = decoders.ByteLevel()
+        trainer = trainers.BpeTrainer(vocab_size=300, special_tokens=["<unk>"], show_progress=False)
+    elif kind == "unigram-metaspace":
+        tok = Tokenizer(models.Unigram())
+        tok.normalizer = normalizers.Sequence([normalizers.NFKC(), normalizers.Lowercase()])
+        tok.pre_tokenizer = pre_tokenizers.Metaspace(prepend_scheme="always")
+        trainer = trainers.UnigramTrainer(
+            vocab_size=120, special_tokens=["<unk>"], unk_token="<unk>", show_progress=False
+        )
+    elif kind == "unigram-metaspace-first":
+        tok = Tokenizer(models.Unigram())
+        tok.pre_tokenizer = pre_tokenizers.Metaspace(prepend_scheme="first")
+        trainer = trainers.UnigramTrainer(
+            vocab_size=120, special_tokens=["<unk>"], unk_token="<unk>", show_progress=False
+        )
+    else:
+        tok = Tokenizer(models.WordLevel(unk_token="<unk>"))
+        tok.normalizer = normalizers.Strip()
+        tok.pre_tokenizer = pre_tokenizers.Whitespace()
+        trainer = trainers.WordLevelTrainer(special_tokens=["<unk>"], show_progress=False)
+    tok.train_from_iterator(corpus, trainer=trainer)
+    return tok
+
+
+@pytest.mark.parametrize("kind", ["bpe-bytelevel", "unigram-metaspace", "unigram-metaspace-first", "wordlevel"])
+def test_every_text_gets_the_tokens_it_gets_alone(kind: str, tmp_path: Path) -> None:
+    """However the static path batches tokenization, each text's vector is the mean over its own tokens."""
+    from safetensors.numpy import save_file
+
+    tok = _trained_tokenizer(kind)
+    path = make_static_model(tmp_path / kind, fmt="sentence-transformers", dims=8)
+    tok.save(str(path / "0_StaticEmbedding" / "tokenizer.json"))  # type: ignore[attr-defined]
+    table = np.random.default_rng(1).standard_normal((tok.get_vocab_size(), 8)).astype(np.float32)  # type: ignore[attr-defined]
+    save_file({"embedding.weight": table}, str(path / "0_StaticEmbedding" / "model.safetensors"))
+    texts = [*TEXTS, " leading space", "trailing space ", "Café naïve résumé", "tabs\tand\nnew lines"] * 40
+    expected = []
+    for text in texts:
+        ids = tok.encode(text, add_special_tokens=False).ids  # type: ignore[attr-defined]
+        v = table[ids].astype(np.float64).mean(axis=0) if ids else np.zeros(8)
+        n = np.linalg.norm(v)
+        expected.append(v / n if n > 0 else v)
+    static2d.clear_cache()
+    np.testing.assert_allclose(static2d.load(path).encode(texts), np.array(expected), atol=1e-5)
