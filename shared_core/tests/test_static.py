@@ -288,6 +288,7 @@ def test_repr_and_properties(static_path: Path) -> None:
     assert enc.kind == "static"
     assert enc.loaded
     assert (enc.dims, enc.max_dims, enc.layers, enc.max_layers) == (10, 64, None, None)
+    assert enc.backend == "numpy"
     assert "dims=10/64" in repr(enc)
     assert json.dumps(enc.options["dims"]) == "10"
 

@@ -51,6 +51,7 @@ def test_matches_sentence_transformers_with_manual_truncation(
     family, path = family_model
     enc = static2d.load(path, layers=layers, dims=dims, device="cpu", backend=backend)  # type: ignore[arg-type]
     assert (enc.kind, enc.layers, enc.max_layers, enc.dims, enc.max_dims) == ("transformer", layers, 4, dims, 32)
+    assert enc.backend == backend
     out = enc.encode(TEXTS)
     assert out.shape == (len(TEXTS), dims)
     np.testing.assert_allclose(out, _reference(path, family, layers, dims, TEXTS), atol=1e-4)

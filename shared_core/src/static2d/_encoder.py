@@ -25,6 +25,7 @@ _BACKENDS = _onnx.BACKENDS
 
 class _Backend(Protocol):
     kind: str
+    runtime: str  # what runs the model: "numpy", "torch" or "onnx"
     max_dims: int
     max_layers: int | None
     layers: int | None
@@ -64,7 +65,7 @@ def check_texts(texts: object) -> list[str]:
     if not isinstance(texts, Sequence) and not isinstance(texts, np.ndarray):
         msg = f"encode() takes a list of str, got {type(texts).__name__}. Pass list(texts)."
         raise TypeError(msg)
-    items = list(texts)
+    items = texts if type(texts) is list else list(texts)  # a list is read, not copied
     if not all(type(t) is str for t in items):
         for i, t in enumerate(items):
             if not isinstance(t, str):
@@ -190,6 +191,13 @@ class Encoder:
         return self._get().files.kind
 
     @property
+    def backend(self) -> Literal["numpy", "torch", "onnx"]:
+        """What runs the model: "numpy" (static), "torch" or "onnx" (what `backend="auto"` chose)."""
+        runtime = self._get().backend.runtime
+        assert runtime in ("numpy", "torch", "onnx")  # noqa: S101 - set by the three backend classes
+        return runtime  # type: ignore[return-value]
+
+    @property
     def dims(self) -> int:
         """Output dimensions."""
         return self._get().dims
@@ -311,7 +319,7 @@ def load(
         dims: Keep the first `dims` output dimensions (Matryoshka), then re-normalise. None: all.
         layers: Transformer only: run (and keep in memory) only the first `layers` layers. None: all.
         normalize: Scale each embedding to unit length.
-        batch_size: Texts per batch (default 4096 for static models, 32 for transformers).
+        batch_size: Texts per batch (default 16384 for static models, 32 for transformers).
         device: Transformer only: torch device ("cpu", "cuda", ...). Static models run on the CPU with numpy.
         revision: Hub branch, tag or commit.
         cache_folder: Where hub downloads are cached (default: the Hugging Face cache).

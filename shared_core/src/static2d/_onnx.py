@@ -586,6 +586,7 @@ class OnnxBackend:
     """A transformer cut to `layers` in an ONNX graph, run by ONNX Runtime; shared by every encoder asking for it."""
 
     kind = "transformer"
+    runtime = "onnx"
 
     def __init__(
         self,

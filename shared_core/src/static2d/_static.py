@@ -35,6 +35,7 @@ class StaticBackend:
     """A loaded static embedding model, shared by every encoder that asks for it (read-only after load)."""
 
     kind = "static"
+    runtime = "numpy"
 
     def __init__(self, files: ModelFiles, max_length: int | None) -> None:
         assert files.static_dir is not None  # noqa: S101 - inspect_folder guarantees it for static models

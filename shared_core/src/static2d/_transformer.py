@@ -90,6 +90,7 @@ class TransformerBackend:
     """A loaded sentence-transformers model cut to `layers`, shared by every encoder that asks for it."""
 
     kind = "transformer"
+    runtime = "torch"
 
     def __init__(
         self,

@@ -93,7 +93,7 @@ class Static2DEmbeddings(BaseModel, Embeddings):
     batch_size: int | None = Field(
         default=None,
         strict=True,
-        description="Texts per batch. None: 4096 for static models, 32 for transformers.",
+        description="Texts per batch. None: static2d's default for the kind of model.",
     )
     query_prompt: str | None = Field(
         default=None,

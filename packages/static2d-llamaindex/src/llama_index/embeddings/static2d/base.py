@@ -57,7 +57,7 @@ class Static2DEmbedding(BaseEmbedding):
     batch_size: int | None = Field(
         default=None,
         frozen=True,
-        description="Texts per batch inside static2d. None: 4096 for static models, 32 for transformers.",
+        description="Texts per batch inside static2d. None: static2d's default for the kind of model.",
     )
     query_prompt: str | None = Field(
         default=None,

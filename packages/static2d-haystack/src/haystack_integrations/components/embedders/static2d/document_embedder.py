@@ -72,7 +72,7 @@ class Static2DDocumentEmbedder(Static2DComponent):
             dims: Keep the first `dims` dimensions of each embedding (Matryoshka). None: all.
             layers: Transformer only: run only the first `layers` layers. None: all.
             normalize: Scale each embedding to unit length.
-            batch_size: Texts per batch (None: 4096 for static models, 32 for transformers).
+            batch_size: Texts per batch (None: static2d's default for the kind of model).
             query_prompt: Used by query embedding only; accepted so both embedders take the same options.
             document_prompt: Put before each document; None: the model's saved document prompt, if any.
             device: Transformer only: the device to run on. None: sentence-transformers' choice (a GPU if any).

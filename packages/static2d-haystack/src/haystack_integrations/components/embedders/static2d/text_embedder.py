@@ -67,7 +67,7 @@ class Static2DTextEmbedder(Static2DComponent):
             dims: Keep the first `dims` dimensions of each embedding (Matryoshka). None: all.
             layers: Transformer only: run only the first `layers` layers. None: all.
             normalize: Scale each embedding to unit length.
-            batch_size: Texts per batch (None: 4096 for static models, 32 for transformers).
+            batch_size: Texts per batch (None: static2d's default for the kind of model).
             query_prompt: Put before the text; None: the model's saved "query" prompt, if any.
             document_prompt: Used by document embedding only; accepted so both embedders take the same options.
             device: Transformer only: the device to run on. None: sentence-transformers' choice (a GPU if any).
