@@ -19,10 +19,10 @@ import shutil
 import tempfile
 import threading
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -524,10 +524,10 @@ def _tokenizer(pipeline: Pipeline) -> Any:  # noqa: ANN401 - a tokenizers.Tokeni
     tok.no_padding()
     if pipeline.do_lower_case:
         # As sentence-transformers: a Lowercase normalizer goes first unless there is one already.
-        current: Any = tok.normalizer  # (tokenizers' stubs differ between releases on Sequence's iteration)
-        has_lower = isinstance(current, normalizers.Lowercase) or (
-            isinstance(current, normalizers.Sequence) and any(isinstance(n, normalizers.Lowercase) for n in current)
-        )
+        current = tok.normalizer
+        # (cast: tokenizers' stubs differ between releases on whether a Sequence iterates)
+        members = cast("Iterable[Any]", current) if isinstance(current, normalizers.Sequence) else [current]
+        has_lower = any(isinstance(n, normalizers.Lowercase) for n in members)
         if not has_lower:
             tok.normalizer = normalizers.Sequence([normalizers.Lowercase(), *([current] if current else [])])
     if pipeline.max_length is not None:
