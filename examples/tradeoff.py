@@ -135,7 +135,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     layers, dims, n_pairs = ([6, 1], [384, 32], 100) if args.smoke else (args.layers, args.dims, None)
     results = run(layers, dims, n_pairs, args.backend)
-    print(f"\nMiniLM backend: {args.backend}")
+    ran = static2d.load(bundled_transformer(), backend=args.backend).backend  # the loaded model, shared: no reload
+    print(f"\nMiniLM backend: {args.backend} (ran on {ran})")
     print_table(results)
     draw(results, args.out or Path("out/tradeoff-smoke.png" if args.smoke else "out/tradeoff.png"))
 
