@@ -50,6 +50,16 @@ def minilm() -> Path:
     return bundled_transformer()
 
 
+def st_cut(path: str, layers: int) -> Any:  # noqa: ANN401 - a SentenceTransformer
+    """sentence-transformers with its encoder cut to `layers` by hand: the peer of static2d's `layers`."""
+    from sentence_transformers import SentenceTransformer
+
+    model = SentenceTransformer(path, device="cpu")
+    encoder = model[0].auto_model.encoder
+    encoder.layer = encoder.layer[:layers]
+    return model
+
+
 def keep_tokenizers_parallelism(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Wrap a model2vec call: above 10,000 texts it sets TOKENIZERS_PARALLELISM=false for the whole process and
     leaves it so, which would slow every tokenizer measured after it. Put the variable back after each call."""

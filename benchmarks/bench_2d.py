@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import inspect
 
-from _common import RSS_SNIPPET, STS, best_times, mib, minilm, ratio, run_child, sts_sentences, table
+from _common import RSS_SNIPPET, STS, best_times, mib, minilm, ratio, run_child, st_cut, sts_sentences, table
 
 ORDER = 20
 TITLE = "2D: all-MiniLM-L6-v2 cut to 6, 3, 1 layers, static2d vs sentence-transformers"
@@ -13,33 +12,17 @@ DEPTHS = (6, 3, 1)
 BATCH = 32
 
 
-def _torch_kwargs() -> dict[str, str]:
-    """Run static2d's sentence-transformers path (ONNX Runtime, where static2d has it, is its own section)."""
-    import static2d
-
-    return {"backend": "torch"} if "backend" in inspect.signature(static2d.load).parameters else {}
-
-
-def _st_cut(path: str, layers: int):  # noqa: ANN202 - a SentenceTransformer
-    from sentence_transformers import SentenceTransformer
-
-    model = SentenceTransformer(path, device="cpu")
-    encoder = model[0].auto_model.encoder
-    encoder.layer = encoder.layer[:layers]
-    return model
-
-
 def run(args: argparse.Namespace) -> str:
     import static2d
 
     path = str(minilm())
     texts = sts_sentences()[: 200 if args.quick else 1_000]
-    extra = _torch_kwargs()
+    extra = {"backend": "torch"}  # the sentence-transformers path (ONNX has its own section)
     rows = []
     speeds: dict[str, dict[int, float]] = {"static2d": {}, "st": {}}
     for layers in DEPTHS:
         ours = static2d.load(path, layers=layers, batch_size=BATCH, **extra)
-        theirs = _st_cut(path, layers)
+        theirs = st_cut(path, layers)
         best = best_times(
             {
                 "static2d": lambda ours=ours: ours.encode(texts),

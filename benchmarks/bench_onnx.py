@@ -7,22 +7,13 @@ import os
 import tempfile
 import time
 
-from _common import best_times, minilm, ratio, sts_sentences, table
+from _common import best_times, minilm, ratio, st_cut, sts_sentences, table
 
 ORDER = 25
 TITLE = "ONNX: all-MiniLM-L6-v2 at full and half depth, static2d backend='onnx' vs sentence-transformers"
 DEPTHS = (6, 3)
 BATCH = 32
 TARGET = 1.5
-
-
-def _st_cut(path: str, layers: int):  # noqa: ANN202 - a SentenceTransformer
-    from sentence_transformers import SentenceTransformer
-
-    model = SentenceTransformer(path, device="cpu")
-    encoder = model[0].auto_model.encoder
-    encoder.layer = encoder.layer[:layers]
-    return model
 
 
 def run(args: argparse.Namespace) -> str:
@@ -46,7 +37,7 @@ def run(args: argparse.Namespace) -> str:
                 start = time.perf_counter()
                 ours = static2d.load(path, layers=layers, batch_size=BATCH, backend="onnx")
                 cached_s = time.perf_counter() - start
-                theirs = _st_cut(path, layers)
+                theirs = st_cut(path, layers)
                 diff = float(
                     np.abs(ours.encode(texts[:64]) - theirs.encode(texts[:64], normalize_embeddings=True)).max()
                 )
