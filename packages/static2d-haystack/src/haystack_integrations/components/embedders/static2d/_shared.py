@@ -13,28 +13,10 @@ DEFAULT_MODEL = "sentence-transformers/static-retrieval-mrl-en-v1"
 DEFAULT_TOKEN = Secret.from_env_var(["HF_API_TOKEN", "HF_TOKEN"], strict=False)
 
 
-def load_encoder(
-    model: str,
-    *,
-    dims: int | None,
-    layers: int | None,
-    normalize: bool,
-    batch_size: int | None,
-    query_prompt: str | None,
-    document_prompt: str | None,
-    device: object,
-    revision: str | None,
-    cache_folder: str | None,
-    local_files_only: bool,
-    trust_remote_code: bool,
-    max_length: int | None,
-    backend: Literal["auto", "torch", "onnx"],
-    token: object,
-) -> static2d.Encoder:
-    """Check the options and return a lazy core encoder: the model loads on `warm_up()` or first use.
+def _check_haystack_types(device: object, token: object) -> None:
+    """Refuse a `device` that is not a `ComponentDevice` and a `token` that is not a `Secret` (None is fine).
 
-    `device` must be a `ComponentDevice` (or None) and `token` a `Secret` (or None): they are typed `object` here
-    because this is where a wrong type from user code or YAML is caught.
+    A wrong type from user code or YAML is caught here, before the core sees it.
     """
     if device is not None and not isinstance(device, ComponentDevice):
         msg = (
@@ -48,24 +30,6 @@ def load_encoder(
             f"got a {type(token).__name__}. A plain string would be written into serialised pipelines."
         )
         raise TypeError(msg)
-    return static2d.load(
-        model,
-        dims=dims,
-        layers=layers,
-        normalize=normalize,
-        batch_size=batch_size,
-        device=device.to_torch_str() if device is not None else None,
-        revision=revision,
-        cache_folder=cache_folder,
-        local_files_only=local_files_only,
-        trust_remote_code=trust_remote_code,
-        query_prompt=query_prompt,
-        document_prompt=document_prompt,
-        max_length=max_length,
-        backend=backend,
-        token=token.resolve_value() if token is not None else None,
-        lazy=True,
-    )
 
 
 def deserialize_init_parameters(data: dict[str, Any]) -> dict[str, Any]:
@@ -119,8 +83,15 @@ class Static2DComponent:
     token: Secret | None
 
     def _make_encoder(self) -> None:
-        """Check the options (set as attributes by `__init__`) and make the lazy core encoder."""
-        self._encoder = load_encoder(**{name: getattr(self, name) for name in COMMON_OPTIONS})
+        """Check the options (set as attributes by `__init__`) and make the lazy core encoder.
+
+        The model loads on `warm_up()` or first use; the core checks every option now.
+        """
+        _check_haystack_types(self.device, self.token)
+        options = {name: getattr(self, name) for name in COMMON_OPTIONS}
+        options["device"] = self.device.to_torch_str() if self.device is not None else None
+        options["token"] = self.token.resolve_value() if self.token is not None else None
+        self._encoder = static2d.load(**options, lazy=True)
 
     @property
     def encoder(self) -> static2d.Encoder:
