@@ -88,7 +88,7 @@ def _memory(path: str, layers: int, who: str, extra: dict[str, str]) -> dict[str
     code = f"""
 import csv, gc, json
 {RSS_SNIPPET}
-import torch, sentence_transformers, static2d, static2d._torch
+import torch, sentence_transformers, static2d, static2d._torch.cut
 with open({str(STS)!r}, encoding="utf-8") as f:
     texts = [r["sentence1"] for r in csv.DictReader(f)][:64]
 gc.collect()

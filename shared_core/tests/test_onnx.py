@@ -15,9 +15,10 @@ import numpy as np
 import pytest
 import static2d
 from conftest import TEXTS, assert_threads_match_serial, onnx_cache_at, sts_dev
-from static2d import _onnx_cache, _onnx_export
+from static2d._onnx import cache as _onnx_cache
+from static2d._onnx import load as _onnx_load
 from static2d._choice import choose
-from static2d._onnx_runtime import OnnxUnsupportedError
+from static2d._onnx.runtime import OnnxUnsupportedError
 from static2d_testkit import TRANSFORMER_FAMILIES, bundled_transformer, make_tiny_transformer
 
 pytest.importorskip("onnxruntime")
@@ -58,13 +59,13 @@ def _pair(path: Path, **options: object) -> tuple[static2d.Encoder, static2d.Enc
 
 def _export_spy(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     calls: list[int] = []
-    real = _onnx_export.export
+    real = _onnx_load.export
 
     def spy(*args: object, **kwargs: object) -> list[str]:
         calls.append(1)
         return real(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(_onnx_export, "export", spy)
+    monkeypatch.setattr(_onnx_load, "export", spy)
     return calls
 
 

@@ -18,7 +18,7 @@ import pytest
 import static2d
 from conftest import sts_dev
 from safetensors.numpy import save_file
-from static2d import _fasttok
+from static2d._static import fasttok as _fasttok
 from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
 
 DIMS = 24

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import static2d
 from conftest import REPO, sts_dev
-from static2d._tradeoff import read_task, spearman
+from static2d._tradeoff.data import read_task, spearman
 from static2d_testkit import bundled_transformer, make_static_model
 
 DATA = REPO / "data"

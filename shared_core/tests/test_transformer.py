@@ -82,7 +82,7 @@ def test_dropped_layers_are_gone_from_the_module_and_memory(family_model: tuple[
     assert n_cut < n_full
 
     # the layers cut away are freed, not just skipped
-    from static2d._torch import truncate_layers
+    from static2d._torch.cut import truncate_layers
 
     model = st.SentenceTransformer(str(path), device="cpu")
     parent = model[0].auto_model
@@ -122,7 +122,7 @@ def test_bad_sizes_fail_before_the_weights_load(
 
 
 def test_unknown_architecture_is_named() -> None:
-    from static2d._torch import find_layer_list
+    from static2d._torch.cut import find_layer_list
 
     class Mystery(torch.nn.Module):
         def __init__(self) -> None:

@@ -11,8 +11,9 @@ from static2d._batch import BatchEncoder
 from static2d._encoder import Encoder, clear_cache, load
 from static2d._fingerprint import FingerprintMismatchError, check_fingerprint
 from static2d._options import DEFAULT_MODEL, OPTIONS, Option
-from static2d._tradeoff import Setting, Tradeoff, tradeoff
-from static2d._tradeoff import plot as plot_tradeoff
+from static2d._tradeoff.plot import plot as plot_tradeoff
+from static2d._tradeoff.result import Setting, Tradeoff
+from static2d._tradeoff.run import tradeoff
 
 __version__ = "0.1.0"
 __all__ = [

@@ -10,7 +10,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from static2d._tradeoff import _import_pyplot, plot, tradeoff
+from static2d._tradeoff.plot import import_pyplot, plot
+from static2d._tradeoff.run import tradeoff
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -63,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
                 msg = f"--{suffix[1:]} takes a path ending in {suffix}, got {str(path)!r}."
                 raise ValueError(msg)
         if args.png is not None:
-            _import_pyplot()
+            import_pyplot()
         result = tradeoff(
             args.model,
             args.data,

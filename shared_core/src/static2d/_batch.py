@@ -12,8 +12,9 @@ import numpy as np
 import numpy.typing as npt
 
 from static2d import _threads
+from static2d._checks import check_size
 from static2d._encoder import Encoder, load
-from static2d._options import OPTIONS, check_size
+from static2d._options import OPTIONS
 
 Batch = TypeVar("Batch")
 _KINDS = ("document", "query", "plain")

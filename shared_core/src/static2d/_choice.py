@@ -12,36 +12,16 @@ import importlib.util
 import threading
 from typing import Literal
 
-from static2d._model import ModelDescription
+from static2d._model.describe import ModelDescription, TransformerDescription
+from static2d._onnx.cache import entry_path, source_of
+from static2d._onnx.export import can_export
+from static2d._onnx.load import onnx_refusal
 from static2d._options import Options
-from static2d._pooling import dense_refusal
 
 Runtime = Literal["numpy", "torch", "onnx"]
 
 _REFUSED: set[tuple[str, int]] = set()  # (folder, layers) that "auto" found ONNX cannot run in this process
 _LOCK = threading.Lock()
-
-
-def onnx_refusal(description: ModelDescription) -> str | None:
-    """Why ONNX Runtime cannot run this transformer, from its description alone (None: it can try)."""
-    pipeline = description.pipeline
-    if pipeline is None:
-        return f"{description.name!r} is not a transformer"
-    if pipeline.first_module != "Transformer":
-        return f"{description.name!r} starts with a {pipeline.first_module} module, not a Transformer"
-    others = [kind for kind in pipeline.modules if kind not in ("Pooling", "Dense", "Normalize")]
-    if others:
-        return (
-            f"{description.name!r} has a {others[0]} module, which backend='onnx' does not run (it runs Transformer, "
-            "Pooling, Dense and Normalize)"
-        )
-    for dense in pipeline.dense:
-        why = dense_refusal(dense)
-        if why is not None:
-            return f"{description.name!r} has {why}"
-    if not (pipeline.tf_dir / "tokenizer.json").is_file():
-        return f"{description.name!r} has no tokenizer.json in {pipeline.tf_dir} (ONNX needs a fast tokenizer's file)"
-    return None
 
 
 def choose(options: Options, description: ModelDescription, layers: int) -> Runtime:
@@ -57,13 +37,10 @@ def choose(options: Options, description: ModelDescription, layers: int) -> Runt
     with _LOCK:
         if (str(description.folder), layers) in _REFUSED:
             return "torch"
-    from static2d._onnx_cache import entry_path, source_of
-    from static2d._onnx_export import can_export
-
     return "onnx" if can_export() or (entry_path(description, source_of(description, layers))).is_dir() else "torch"
 
 
-def refuse_onnx(description: ModelDescription, layers: int) -> None:
+def refuse_onnx(description: TransformerDescription, layers: int) -> None:
     """Remember that ONNX cannot run this model at this depth: "auto" then runs torch without trying again."""
     with _LOCK:
         _REFUSED.add((str(description.folder), layers))

@@ -15,13 +15,15 @@ import numpy as np
 import numpy.typing as npt
 
 from static2d import _engines, _fingerprint, _precision
+from static2d._checks import check_size, check_sizes, check_texts
 from static2d._engines import Engine
-from static2d._limits import check_device, check_max_length
-from static2d._model import ModelDescription, describe, is_local, locate
-from static2d._options import Backend, Options, Quantize, check_options, check_size
-from static2d._pooling import normalize_rows
+from static2d._model.describe import ModelDescription, describe
+from static2d._model.files import check_transformer_files
+from static2d._model.hub import is_local, locate
+from static2d._model.limits import check_device, check_max_length
+from static2d._options import Backend, Options, Quantize, check_options
 from static2d._precision import Precision
-from static2d._weights import check_transformer_files
+from static2d._vectors import normalize_rows
 
 _DEFAULT_BATCH_SIZE = {"static": 16384, "transformer": 32}
 # The transformer path hands sentence-transformers this many batches at once, so it can sort them by length.
@@ -31,23 +33,6 @@ _TRANSFORMER_CHUNK_BATCHES = 16
 _RANGES: weakref.WeakKeyDictionary[Engine, dict[tuple[object, ...], npt.NDArray[np.float32]]] = (
     weakref.WeakKeyDictionary()
 )
-
-
-def check_texts(texts: object) -> list[str]:
-    """Validate the input of `encode`: a list (or other sequence) of str."""
-    if isinstance(texts, str):
-        msg = "encode() takes a list of texts, got a single str. Wrap it in a list: encode([text])."
-        raise TypeError(msg)
-    if not isinstance(texts, Sequence) and not isinstance(texts, np.ndarray):
-        msg = f"encode() takes a list of str, got {type(texts).__name__}. Pass list(texts)."
-        raise TypeError(msg)
-    items = texts if type(texts) is list else list(texts)  # a list is read, not copied
-    if not all(type(t) is str for t in items):
-        for i, t in enumerate(items):
-            if not isinstance(t, str):
-                msg = f"encode() takes a list of str, but item {i} is a {type(t).__name__} ({t!r:.60}). Pass text only."
-                raise TypeError(msg)
-    return items
 
 
 class _Loaded:
@@ -143,9 +128,7 @@ class Encoder:
     @property
     def backend(self) -> Literal["numpy", "torch", "onnx"]:
         """What runs the model: "numpy" (static), "torch" or "onnx" (what `backend="auto"` chose)."""
-        runtime = self._get().engine.runtime
-        assert runtime in ("numpy", "torch", "onnx")  # noqa: S101 - set by the three backend classes
-        return runtime  # type: ignore[return-value]
+        return self._get().engine.runtime
 
     @property
     def dims(self) -> int:
@@ -375,8 +358,6 @@ class Encoder:
         prompt: str,
         show_progress_bar: bool,
     ) -> dict[tuple[int, int], npt.NDArray[np.float32]]:
-        from static2d import _grid
-
         engine = loaded.engine
         if loaded.description.kind == "static" or engine.layers is None:
             msg = (
@@ -396,8 +377,8 @@ class Encoder:
             f"This encoder runs {engine.layers} of {engine.max_layers} layers: load it with layers=None "
             "(full depth) or at least the deepest depth of the grid."
         )
-        depths = _grid.check_grid_sizes(layers, "layers", engine.layers, hint)
-        sizes = _grid.check_grid_sizes(dims, "dims", loaded.max_dims, "")
+        depths = check_sizes(layers, "layers", engine.layers, hint=hint)
+        sizes = check_sizes(dims, "dims", loaded.max_dims)
         n = len(texts)
         full = {d: np.empty((n, loaded.max_dims), dtype=np.float32) for d in depths}
         step = loaded.batch_size * _TRANSFORMER_CHUNK_BATCHES
@@ -408,7 +389,7 @@ class Encoder:
             starts = tqdm(starts, total=-(-n // step), desc="Encoding grid", unit="batch")
         for start in starts:
             batch = texts[start : start + step]
-            for depth, vectors in _grid.encode_layers(engine, batch, prompt, depths, loaded.batch_size).items():
+            for depth, vectors in engine.encode_layers(batch, prompt, depths, loaded.batch_size).items():
                 full[depth][start : start + len(batch)] = vectors
         grid = {(depth, d): np.ascontiguousarray(full[depth][:, :d]) for depth in depths for d in sizes}
         return {k: normalize_rows(v) for k, v in grid.items()} if self._options.normalize else grid
@@ -573,7 +554,8 @@ def _describe(o: Options) -> ModelDescription:
             "transformers on ONNX Runtime (a static model is a table lookup, already fast). Leave quantize unset."
         )
         raise ValueError(msg)
-    check_size(o.layers, "layers", description.max_layers)
+    if description.kind == "transformer":
+        check_size(o.layers, "layers", description.max_layers)
     if o.backend != "onnx":  # ONNX runs on the CPU, and says so for any other device
         check_device(o.device, description)
     check_max_length(o.max_length, description)

@@ -9,31 +9,45 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Sequence
-from pathlib import Path
-from typing import Protocol
+from typing import Literal, Protocol
 
 import numpy as np
 import numpy.typing as npt
 
 from static2d._choice import Runtime, choose, refuse_onnx
-from static2d._model import ModelDescription
+from static2d._model.describe import ModelDescription, StaticDescription, TransformerDescription
+from static2d._onnx.load import load_onnx
+from static2d._onnx.runtime import OnnxUnsupportedError
 from static2d._options import Options
+from static2d._static.engine import StaticEngine
+from static2d._torch.engine import TorchEngine
 
 logger = logging.getLogger("static2d")
 
 
 class Engine(Protocol):
-    """What every engine offers the encoder."""
+    """What every engine offers the encoder: a loaded model that embeds texts, at its depth or at shallower ones."""
 
-    kind: str
-    runtime: str  # "numpy", "torch" or "onnx"
+    @property
+    def kind(self) -> Literal["static", "transformer"]: ...
+
+    @property
+    def runtime(self) -> Runtime: ...
+
+    max_dims: int
     max_layers: int | None
     layers: int | None
     max_length: int | None
 
-    def encode_batch(
-        self, texts: Sequence[str], dims: int, prompt: str, batch_size: int
-    ) -> npt.NDArray[np.float32]: ...
+    def encode_batch(self, texts: Sequence[str], dims: int, prompt: str, batch_size: int) -> npt.NDArray[np.float32]:
+        """The first `dims` columns of the model's output for `texts` (prompt put before each), rows in order."""
+        ...
+
+    def encode_layers(
+        self, texts: Sequence[str], prompt: str, layers: Sequence[int], batch_size: int
+    ) -> dict[int, npt.NDArray[np.float32]]:
+        """The full-width output at each of `layers` (1..self.layers) from one pass per batch."""
+        ...
 
 
 _ENGINES: dict[tuple[object, ...], Engine] = {}
@@ -53,14 +67,12 @@ def load_engine(options: Options, description: ModelDescription) -> Engine:
     if runtime == "onnx":
         try:
             key = ("onnx", str(description.folder), depth, options.trust_remote_code, options.max_length)
-            return _shared((*key, options.quantize), lambda: _onnx(description, options, depth))
+            return _shared((*key, options.quantize), lambda: load_onnx(description, options, depth))
         except ImportError as e:
             if options.backend == "onnx" or options.quantize is not None:
                 raise
             logger.info("backend='auto' runs %s with torch: %s", description.name, e)
         except ValueError as e:
-            from static2d._onnx_runtime import OnnxUnsupportedError
-
             if options.backend == "onnx" or options.quantize is not None or not isinstance(e, OnnxUnsupportedError):
                 raise
             logger.info("backend='auto' runs %s with torch: %s", description.name, e)
@@ -69,15 +81,11 @@ def load_engine(options: Options, description: ModelDescription) -> Engine:
     return _shared(key, lambda: _torch(description, options, depth))
 
 
-def _static(description: ModelDescription, max_length: int | None) -> Engine:
-    from static2d._static import StaticEngine
-
+def _static(description: StaticDescription, max_length: int | None) -> Engine:
     return StaticEngine(description, max_length)
 
 
-def _torch(description: ModelDescription, options: Options, layers: int) -> Engine:
-    from static2d._torch import TorchEngine
-
+def _torch(description: TransformerDescription, options: Options, layers: int) -> Engine:
     return TorchEngine(
         description,
         layers=layers,
@@ -85,51 +93,6 @@ def _torch(description: ModelDescription, options: Options, layers: int) -> Engi
         trust_remote_code=options.trust_remote_code,
         max_length=options.max_length,
     )
-
-
-def _onnx(description: ModelDescription, options: Options, layers: int) -> Engine:
-    """Run the cut graph (exported and cached first if need be) on ONNX Runtime."""
-    from static2d._choice import onnx_refusal
-    from static2d._onnx_runtime import RUN_HINT, OnnxEngine, OnnxUnsupportedError
-
-    if options.device not in (None, "cpu"):
-        msg = (
-            f"backend='onnx' runs on the CPU; device={options.device!r} needs backend='torch' (or leave device unset)."
-        )
-        raise ValueError(msg)
-    try:
-        import onnxruntime  # noqa: F401 - checked before any export
-    except ImportError as e:
-        msg = f"backend='onnx' needs onnxruntime, which is not installed: {RUN_HINT} (or use backend='torch')."
-        raise ImportError(msg) from e
-    why = onnx_refusal(description)
-    if why is not None:
-        msg = f"{why}. Use backend='torch'."
-        raise OnnxUnsupportedError(msg)
-    from static2d._onnx_cache import CutModel, get_or_build, source_of
-    from static2d._onnx_export import export, require_export_tools
-
-    def build(dest: Path) -> list[str]:
-        require_export_tools(description.name)
-        from static2d._weights import check_transformer_weights
-
-        # before anything is exported or cached: weights that do not fit would export random layers
-        assert description.pipeline is not None  # noqa: S101 - a transformer's description has one
-        tf_dir = description.pipeline.tf_dir
-        check_transformer_weights(tf_dir, description.name, layers, trust_remote_code=options.trust_remote_code)
-        return export(description, layers, dest, trust_remote_code=options.trust_remote_code)
-
-    if options.quantize is None:
-        cut = get_or_build(description, source_of(description, layers), build)
-    else:
-        from static2d._onnx_quantize import quantized
-
-        def float_graph() -> CutModel:
-            return get_or_build(description, source_of(description, layers), build)
-
-        cut = quantized(description, layers, options.quantize, float_graph)
-    model = cut.model if isinstance(cut.model, bytes) else str(cut.model)
-    return OnnxEngine(description, model=model, inputs=cut.inputs, layers=layers, max_length=options.max_length)
 
 
 def _shared(key: tuple[object, ...], make: Callable[[], Engine]) -> Engine:

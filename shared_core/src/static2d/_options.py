@@ -14,8 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, fields, replace
 from typing import Literal
 
-import numpy as np
-
+from static2d._checks import check_size
 from static2d._precision import Precision, check_precision
 
 DEFAULT_MODEL = "sentence-transformers/static-retrieval-mrl-en-v1"
@@ -26,25 +25,6 @@ Quantize = Literal["int8"] | None
 ModelKind = Literal["static", "transformer"]
 _BOTH: tuple[ModelKind, ...] = ("static", "transformer")
 _TRANSFORMER: tuple[ModelKind, ...] = ("transformer",)
-
-
-def check_size(value: object, name: str, maximum: int | None, *, what: str = "size") -> int | None:
-    """Validate a size: None (the model's own) or a whole number from 1 to `maximum` (bools and floats refused)."""
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        msg = f"{name} must be a whole number (int) or None, got {value!r} ({type(value).__name__})."
-        raise TypeError(msg)
-    value = int(value)
-    if value < 1 or (maximum is not None and value > maximum):
-        if maximum is None:
-            msg = f"{name}={value} is out of range: {name} is a {what}, at least 1 (or None)."
-        else:
-            msg = (
-                f"{name}={value} is out of range: this model takes {name} from 1 to {maximum} (or None for {maximum})."
-            )
-        raise ValueError(msg)
-    return value
 
 
 def _of_type(kinds: tuple[type, ...], what: str) -> Callable[[object, str], object]:

@@ -18,7 +18,7 @@ import numpy as np
 import numpy.typing as npt
 from safetensors import SafetensorError, safe_open
 
-from static2d._weights import check_finite
+from static2d._model.files import check_finite
 
 # sentence-transformers StaticEmbedding's table, model2vec's table
 _KEYS = ("embedding.weight", "embeddings")

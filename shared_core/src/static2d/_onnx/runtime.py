@@ -8,16 +8,22 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 import numpy as np
 import numpy.typing as npt
 
 from static2d import _threads
-from static2d._model import ModelDescription, Pipeline
-from static2d._pooling import Dense, normalize_rows, pool
+from static2d._model.describe import Pipeline, TransformerDescription
+from static2d._onnx.head import Dense, pool
+from static2d._vectors import normalize_rows
 
 RUN_HINT = "pip install 'static2d-core[onnx]'"
+
+
+def output_name(depth: int, layers: int) -> str:
+    """The ONNX graph output holding layer `depth`'s token embeddings, as a model cut there returns them."""
+    return "last_hidden_state" if depth == layers else f"layer_{depth}"
 
 
 class OnnxUnsupportedError(ValueError):
@@ -77,12 +83,12 @@ class OnnxEngine:
     Made by `_engines` once the graph is at hand (`model`: its bytes or path; `inputs`: its input names).
     """
 
-    kind = "transformer"
-    runtime = "onnx"
+    kind: Literal["transformer"] = "transformer"
+    runtime: Literal["onnx"] = "onnx"
 
     def __init__(
         self,
-        description: ModelDescription,
+        description: TransformerDescription,
         *,
         model: bytes | str,
         inputs: Sequence[str],
@@ -92,7 +98,6 @@ class OnnxEngine:
         import onnxruntime
 
         pipeline = description.pipeline
-        assert pipeline is not None  # noqa: S101 - a transformer's description has one
         if max_length is not None:
             from dataclasses import replace
 
@@ -136,8 +141,6 @@ class OnnxEngine:
         self, texts: Sequence[str], prompt: str, layers: Sequence[int], batch_size: int, dims: int | None = None
     ) -> dict[int, npt.NDArray[np.float32]]:
         """`encode_batch` at each of `layers` (1..self.layers) from one run of the graph per batch."""
-        from static2d._grid import output_name
-
         names = [output_name(d, self.layers or 0) for d in layers]
         missing = [n for n in names if n not in self.outputs]
         if missing:

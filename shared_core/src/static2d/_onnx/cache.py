@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from static2d._hashing import content_id, sha256_file
-from static2d._model import ModelDescription, is_local, read_json
+from static2d._model.describe import TransformerDescription, read_json
+from static2d._model.hub import is_local
 
 logger = logging.getLogger("static2d")
 
@@ -52,9 +53,10 @@ def weights_id(tf_dir: Path) -> str:
     return h.hexdigest()
 
 
-def source_of(description: ModelDescription, layers: int, graph: Mapping[str, object] | None = None) -> dict[str, Any]:
+def source_of(
+    description: TransformerDescription, layers: int, graph: Mapping[str, object] | None = None
+) -> dict[str, Any]:
     """What a cut graph is built from: the model's content, its depth, the exporter, and the graph's options."""
-    assert description.pipeline is not None  # noqa: S101 - a transformer's description has one
     return {
         "format": FORMAT,
         "opset": OPSET,
@@ -64,7 +66,7 @@ def source_of(description: ModelDescription, layers: int, graph: Mapping[str, ob
     }
 
 
-def entry_path(description: ModelDescription, source: Mapping[str, Any]) -> Path:
+def entry_path(description: TransformerDescription, source: Mapping[str, Any]) -> Path:
     """The cache folder for a source (named for people, keyed by everything in the source)."""
     name = Path(description.name).name if is_local(description.name) else description.name  # folder name / hub id
     slug = re.sub(r"[^A-Za-z0-9_.-]+", "--", name)[-60:].strip("-.") or "model"
@@ -147,7 +149,7 @@ Build = Callable[[Path], list[str]]
 _WARNED: set[str] = set()
 
 
-def get_or_build(description: ModelDescription, source: Mapping[str, Any], build: Build) -> CutModel:
+def get_or_build(description: TransformerDescription, source: Mapping[str, Any], build: Build) -> CutModel:
     """The verified graph for `source` from the cache, built with `build` (and cached) first if need be."""
     entry = entry_path(description, source)
     found = verify(entry, source)

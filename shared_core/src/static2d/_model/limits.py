@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 
-from static2d._model import ModelDescription
+from static2d._model.describe import ModelDescription, TransformerDescription
 
 # Architectures whose position ids start after the padding id (pad_token_id + 1 = 2): two positions are not usable.
 _OFFSET_POSITIONS = ("Roberta", "MPNet", "Camembert", "Longformer", "Data2VecText")
@@ -49,13 +49,12 @@ def check_device(device: str | None, description: ModelDescription) -> None:
         raise ValueError(msg)
 
 
-def max_positions(description: ModelDescription) -> int | None:
+def max_positions(description: TransformerDescription) -> int | None:
     """The most tokens the transformer's position embeddings can take (None: the config does not say)."""
-    pipeline = description.pipeline
-    if pipeline is None or pipeline.positions is None:
+    if description.pipeline.positions is None:
         return None
     offset = 2 if any(a in description.architecture for a in _OFFSET_POSITIONS) else 0
-    return pipeline.positions - offset
+    return description.pipeline.positions - offset
 
 
 def check_max_length(max_length: int | None, description: ModelDescription) -> None:
@@ -66,12 +65,14 @@ def check_max_length(max_length: int | None, description: ModelDescription) -> N
         Traceback (most recent call last):
         ValueError: max_length=1000 is out of range: ...
     """
+    if description.kind != "transformer":
+        return  # a static model has no position embeddings
     limit = max_positions(description)
     if max_length is None or limit is None or max_length <= limit:
         return
     msg = (
         f"max_length={max_length} is out of range: {description.name!r} ({description.architecture}) has position "
         f"embeddings for {limit} tokens, so it takes max_length from 1 to {limit} (or None for the model's own "
-        f"setting, {description.pipeline.max_length if description.pipeline else None})."
+        f"setting, {description.pipeline.max_length})."
     )
     raise ValueError(msg)

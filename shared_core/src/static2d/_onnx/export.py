@@ -13,10 +13,11 @@ from typing import Any
 
 import numpy as np
 
-from static2d._grid import SELF_CHECK_ATOL, LayerTap, output_name
-from static2d._model import ModelDescription
-from static2d._onnx_cache import OPSET, cache_root
-from static2d._onnx_runtime import OnnxUnsupportedError, batch_arrays, pad_id, transformer_tokenizer
+from static2d._model.describe import TransformerDescription
+from static2d._onnx.cache import OPSET, cache_root
+from static2d._onnx.runtime import OnnxUnsupportedError, batch_arrays, output_name, pad_id, transformer_tokenizer
+from static2d._torch.cut import quiet_transformers, truncate_layers
+from static2d._torch.tap import SELF_CHECK_ATOL, LayerTap
 
 EXPORT_HINT = "pip install 'static2d-core[onnx-export]'"
 _TOOLS = ("torch", "transformers", "onnx")
@@ -39,7 +40,7 @@ def require_export_tools(name: str) -> None:
         raise ImportError(msg)
 
 
-def export(description: ModelDescription, layers: int, dest: Path, *, trust_remote_code: bool) -> list[str]:
+def export(description: TransformerDescription, layers: int, dest: Path, *, trust_remote_code: bool) -> list[str]:
     """Export the Hugging Face model cut to `layers` to `dest` (dynamic batch and sequence), and check it.
 
     The graph's output (last_hidden_state) is compared with torch's on a batch of another shape than the one
@@ -51,10 +52,6 @@ def export(description: ModelDescription, layers: int, dest: Path, *, trust_remo
     from transformers import AutoModel
 
     pipeline = description.pipeline
-    assert pipeline is not None  # noqa: S101 - a transformer's description has one
-
-    from static2d._torch import quiet_transformers, truncate_layers
-
     try:
         with quiet_transformers():
             model = AutoModel.from_pretrained(

@@ -16,15 +16,15 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from static2d._model import ModelDescription
-from static2d._onnx_cache import CutModel, get_or_build, source_of
+from static2d._model.describe import TransformerDescription
+from static2d._onnx.cache import CutModel, get_or_build, source_of
 
 METHODS = {"int8": "dynamic-qint8-per-channel"}
 QUANTIZE_HINT = "pip install 'static2d-core[onnx-export]'"
 
 
 def quantized(
-    description: ModelDescription, layers: int, quantize: str, float_graph: Callable[[], CutModel]
+    description: TransformerDescription, layers: int, quantize: str, float_graph: Callable[[], CutModel]
 ) -> CutModel:
     """The cached int8 graph of `description` cut to `layers`; made from `float_graph()` (and cached) if need be.
 

@@ -1,26 +1,19 @@
-"""Locating a model (a local directory or a Hugging Face hub snapshot) and describing it.
+"""Describing a model from its files: every config is read once, here, into the description the rest works from.
 
-Every config is read once, here, into one `ModelDescription` that the rest of static2d works from. No weights
-are read (only safetensors headers).
+A static model is a `StaticDescription`, a transformer a `TransformerDescription` (with the `Pipeline` of modules
+around it); `ModelDescription` is either. No weights are read (only safetensors headers).
 """
 
 from __future__ import annotations
 
 import json
-import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeAlias
 
-Kind = Literal["static", "transformer"]
-Format = Literal["model2vec", "sentence-transformers-static", "sentence-transformers"]
+from static2d._model.safetensors import try_read_header
 
-# What a model needs on disk: configs, tokenizers, safetensors weights. Never pickles (*.bin, *.pt), never ONNX
-# or other runtimes' files: they are not read and would only cost download time.
-_ALLOW_PATTERNS = ["*.json", "*.safetensors", "*.txt", "*.model", "*.md"]
-_REMOTE_CODE_PATTERNS = ["*.py"]
-_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.\-]*(/[\w.\-]+)?$")
+StaticFormat = Literal["model2vec", "sentence-transformers-static"]
 
 
 @dataclass(frozen=True)
@@ -55,24 +48,39 @@ class Pipeline:
 
 
 @dataclass(frozen=True)
-class ModelDescription:
-    """A model resolved to a local directory, with everything static2d learns from its configs."""
+class StaticDescription:
+    """A static embedding model resolved to a local directory, with what static2d learns from its configs."""
 
     folder: Path
-    kind: Kind
-    format: Format
+    format: Literal["model2vec", "sentence-transformers-static"]
     name: str
+    static_dir: Path  # the directory holding model.safetensors and tokenizer.json
     max_dims: int | None = None
-    # static: the directory holding model.safetensors and tokenizer.json, and model2vec's own max_length
-    static_dir: Path | None = None
-    static_max_length: int | None = None
-    # transformer: layer count read from the configs, and the modules around the transformer
-    max_layers: int | None = None
-    architecture: str = ""
-    pipeline: Pipeline | None = None
+    static_max_length: int | None = None  # model2vec's own max_length
     prompts: dict[str, str] = field(default_factory=dict)
     default_prompt_name: str | None = None
     normalizes: bool = False
+    kind: Literal["static"] = field(default="static", init=False)
+
+
+@dataclass(frozen=True)
+class TransformerDescription:
+    """A (2D-Matryoshka) transformer resolved to a local directory, with the modules around it."""
+
+    folder: Path
+    name: str
+    pipeline: Pipeline
+    max_dims: int | None = None
+    max_layers: int | None = None  # layer count read from the configs
+    architecture: str = ""
+    prompts: dict[str, str] = field(default_factory=dict)
+    default_prompt_name: str | None = None
+    normalizes: bool = False
+    kind: Literal["transformer"] = field(default="transformer", init=False)
+    format: Literal["sentence-transformers"] = field(default="sentence-transformers", init=False)
+
+
+ModelDescription: TypeAlias = StaticDescription | TransformerDescription
 
 
 _MODEL2VEC_DEFAULT_MAX_LENGTH = 512  # model2vec's default when a model's config names no max_length
@@ -123,108 +131,17 @@ def _field(cfg: dict[str, Any], key: str, kinds: type | tuple[type, ...], path: 
     return value
 
 
-def is_local(model: str) -> bool:
-    """Whether `model` names a local directory (or cannot be a hub id, so can only be a path)."""
-    return Path(model).expanduser().exists() or not _HUB_ID.match(model)
-
-
-def locate(
-    model: str | os.PathLike[str],
-    *,
-    revision: str | None,
-    cache_folder: str | os.PathLike[str] | None,
-    local_files_only: bool,
-    trust_remote_code: bool,
-    token: str | bool | None = None,
-) -> Path:
-    """Return the local directory holding `model` (checked by the options): the directory, or its hub snapshot."""
-    model = os.fspath(model)
-    path = Path(model).expanduser()
-    if path.is_dir():
-        return path.resolve()
-    if path.exists():
-        msg = f"model={model!r} is a file; pass the directory that holds the model's files instead."
-        raise ValueError(msg)
-    if not _HUB_ID.match(model):
-        msg = (
-            f"model={model!r} is neither an existing local directory nor a valid Hugging Face hub id "
-            "('owner/name'). Check the path, or pass a hub id."
-        )
-        raise ValueError(msg)
-    return _snapshot(
-        model,
-        revision=revision,
-        cache_folder=cache_folder,
-        local_files_only=local_files_only,
-        trust_remote_code=trust_remote_code,
-        token=token,
-    )
-
-
-def _snapshot(
-    repo_id: str,
-    *,
-    revision: str | None,
-    cache_folder: str | os.PathLike[str] | None,
-    local_files_only: bool,
-    trust_remote_code: bool,
-    token: str | bool | None,
-) -> Path:
-    from huggingface_hub import snapshot_download
-    from huggingface_hub.errors import (
-        GatedRepoError,
-        LocalEntryNotFoundError,
-        RepositoryNotFoundError,
-        RevisionNotFoundError,
-    )
-
-    patterns = _ALLOW_PATTERNS + (_REMOTE_CODE_PATTERNS if trust_remote_code else [])
-    try:
-        folder = snapshot_download(
-            repo_id,
-            revision=revision,
-            cache_dir=None if cache_folder is None else os.fspath(cache_folder),
-            local_files_only=local_files_only,
-            allow_patterns=patterns,
-            token=token,
-        )
-    except GatedRepoError as e:
-        msg = f"{repo_id!r} is a gated model: accept its terms on the hub and log in (`hf auth login`) first."
-        raise OSError(msg) from e
-    except RepositoryNotFoundError as e:
-        msg = (
-            f"No model {repo_id!r} on the Hugging Face hub (or it is private). Check the id, log in for a private "
-            "model, or pass a local directory."
-        )
-        raise ValueError(msg) from e
-    except RevisionNotFoundError as e:
-        msg = f"Model {repo_id!r} has no revision {revision!r}. Pass an existing branch, tag or commit."
-        raise ValueError(msg) from e
-    except LocalEntryNotFoundError as e:
-        offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in {"1", "true", "yes", "on"}
-        why = "HF_HUB_OFFLINE is set" if offline else ("local_files_only=True" if local_files_only else "no network")
-        msg = (
-            f"Model {repo_id!r} is not in the local cache ({cache_folder or 'the default Hugging Face cache'}) and "
-            f"cannot be downloaded ({why}). Download it once with network access (unset HF_HUB_OFFLINE / "
-            "local_files_only), or pass the path of a local directory holding the model."
-        )
-        raise OSError(msg) from e
-    return Path(folder)
-
-
 def describe(folder: Path, name: str) -> ModelDescription:
     """Tell the model's kind and format from its files, and read every config it has (no weights, only headers)."""
     prompts, default_prompt_name = _read_prompts(folder)
     config = _read_optional(folder / "config.json")
     modules_file = folder / "modules.json"
-    from static2d._table import table_key
-
     # model2vec writes its `embeddings` tensor (sentence-transformers StaticEmbedding: `embedding.weight`), with a
     # modules.json beside since 0.10, and a model_type in config.json only when it distilled the model
     is_model2vec = config.get("model_type") == "model2vec" or (
         _has_static_files(folder)
         and "num_hidden_layers" not in config
-        and (not modules_file.is_file() or table_key(folder / "model.safetensors") == "embeddings")
+        and (not modules_file.is_file() or _table_key(folder) == "embeddings")
     )
     if modules_file.is_file():
         modules = read_json(modules_file, list)
@@ -237,7 +154,7 @@ def describe(folder: Path, name: str) -> ModelDescription:
         static = [m for m in modules if str(m.get("type", "")).endswith("StaticEmbedding")]
         if static:
             static_dir = folder / str(static[0].get("path") or ".")
-            fmt: Format = (
+            fmt: StaticFormat = (
                 "model2vec"
                 if is_model2vec and static_dir.resolve() == folder.resolve()
                 else "sentence-transformers-static"
@@ -273,12 +190,12 @@ def _static(  # noqa: PLR0917 - private, called twice with everything describe()
     folder: Path,
     static_dir: Path,
     name: str,
-    fmt: Format,
+    fmt: StaticFormat,
     config: dict[str, Any],
     prompts: dict[str, str],
     default_prompt_name: str | None,
     normalizes: bool,
-) -> ModelDescription:
+) -> StaticDescription:
     missing = [f for f in ("model.safetensors", "tokenizer.json") if not (static_dir / f).is_file()]
     if missing:
         msg = (
@@ -290,13 +207,12 @@ def _static(  # noqa: PLR0917 - private, called twice with everything describe()
     if fmt == "model2vec":
         own = config if static_dir.resolve() == folder.resolve() else _read_optional(static_dir / "config.json")
         max_length = _field(own, "max_length", int, static_dir / "config.json", _MODEL2VEC_DEFAULT_MAX_LENGTH)
-    return ModelDescription(
+    return StaticDescription(
         folder,
-        "static",
         fmt,
         name,
+        static_dir,
         max_dims=_table_width(static_dir),
-        static_dir=static_dir,
         static_max_length=max_length,
         prompts=prompts,
         default_prompt_name=default_prompt_name,
@@ -304,19 +220,24 @@ def _static(  # noqa: PLR0917 - private, called twice with everything describe()
     )
 
 
+# sentence-transformers StaticEmbedding's table, model2vec's table
+TABLE_KEYS = ("embedding.weight", "embeddings")
+
+
+def _table_key(folder: Path) -> str | None:
+    """Which static table the folder's model.safetensors holds (None: none, or the file is unreadable)."""
+    header = try_read_header(folder / "model.safetensors") or {}
+    return next((k for k in TABLE_KEYS if k in header), None)
+
+
 def _table_width(folder: Path) -> int | None:
     """The static table's width, from the safetensors header alone (no weights are read)."""
-    from safetensors import SafetensorError, safe_open
-
-    try:
-        with safe_open(str(folder / "model.safetensors"), framework="numpy") as f:
-            for key in ("embeddings", "embedding.weight"):
-                if key in f.keys():  # noqa: SIM118 - safe_open has keys(), not __contains__
-                    shape = f.get_slice(key).get_shape()
-                    return int(shape[1]) if len(shape) == 2 else None
-    except (SafetensorError, OSError):
+    header = try_read_header(folder / "model.safetensors") or {}
+    key = next((k for k in TABLE_KEYS if k in header), None)
+    if key is None:
         return None  # reported with the right words when the table is loaded
-    return None
+    shape = header[key].shape
+    return int(shape[1]) if len(shape) == 2 else None
 
 
 def _read_prompts(folder: Path) -> tuple[dict[str, str], str | None]:
@@ -337,7 +258,7 @@ def _transformer(  # noqa: PLR0917 - private, called twice with everything descr
     modules: list[dict[str, Any]],
     prompts: dict[str, str],
     default_prompt_name: str | None,
-) -> ModelDescription:
+) -> TransformerDescription:
     kinds = [str(m.get("type", "")).rsplit(".", 1)[-1] for m in modules]
     tf_dir = folder / str(modules[0].get("path") or "") if modules else folder
     if tf_dir != folder and (tf_dir / "config.json").is_file():
@@ -391,15 +312,13 @@ def _transformer(  # noqa: PLR0917 - private, called twice with everything descr
         positions=positions if positions and positions > 0 else None,
     )
     archs = config.get("architectures") or [config.get("model_type", "unknown")]
-    return ModelDescription(
+    return TransformerDescription(
         folder,
-        "transformer",
-        "sentence-transformers",
         name,
+        pipeline,
         max_dims=int(max_dims) if max_dims else None,
         max_layers=int(max_layers) if max_layers else None,
         architecture=str(archs[0]) if isinstance(archs, list) and archs else "unknown",
-        pipeline=pipeline,
         prompts=prompts,
         default_prompt_name=default_prompt_name,
         normalizes=pipeline.normalize,

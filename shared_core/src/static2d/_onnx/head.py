@@ -1,4 +1,4 @@
-"""After the transformer, in numpy: sentence-transformers' pooling, Dense heads and normalisation."""
+"""The ONNX engine's head, in numpy: sentence-transformers' Pooling and Dense modules after the graph."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from static2d._model import DenseConfig
+from static2d._model.describe import DenseConfig
 
 _ACTIVATIONS: dict[str, Callable[[npt.NDArray[np.float32]], npt.NDArray[np.float32]]] = {
     "torch.nn.modules.linear.Identity": lambda x: x,
@@ -100,11 +100,3 @@ def pool(
             last = seq - idx - 1
             out.append(hidden[np.arange(len(hidden)), last] * fmask[np.arange(len(hidden)), last][:, None])
     return np.ascontiguousarray(np.concatenate(out, axis=1), dtype=np.float32)
-
-
-def normalize_rows(vectors: npt.NDArray[np.float32], *, eps: float = 0.0) -> npt.NDArray[np.float32]:
-    """Scale each row to unit length in place (rows of length <= eps, zero rows among them, are left as they are)."""
-    if vectors.size:
-        norms = np.sqrt(np.einsum("ij,ij->i", vectors, vectors))
-        np.divide(vectors, norms[:, None], out=vectors, where=norms[:, None] > eps)
-    return vectors

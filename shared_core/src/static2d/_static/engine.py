@@ -7,15 +7,16 @@ import threading
 from collections import deque
 from collections.abc import Callable, Sequence
 from itertools import chain
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
 from tokenizers import AddedToken, Tokenizer
 
 from static2d import _threads
-from static2d._fasttok import FastTokenizer
-from static2d._model import ModelDescription
-from static2d._table import load_table
+from static2d._model.describe import StaticDescription
+from static2d._static.fasttok import FastTokenizer
+from static2d._static.table import load_table
 
 _Tokens = tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]
 
@@ -31,11 +32,10 @@ _FEW = 16
 class StaticEngine:
     """A loaded static embedding model, shared by every encoder that asks for it (read-only after load)."""
 
-    kind = "static"
-    runtime = "numpy"
+    kind: Literal["static"] = "static"
+    runtime: Literal["numpy"] = "numpy"
 
-    def __init__(self, files: ModelDescription, max_length: int | None) -> None:
-        assert files.static_dir is not None  # noqa: S101 - describe() guarantees it for static models
+    def __init__(self, files: StaticDescription, max_length: int | None) -> None:
         # float32; memory-mapped from the file (shared between processes) where it is stored as it is used
         self.table = load_table(files.static_dir, files.name)
         self.max_dims = int(self.table.shape[1])
@@ -164,6 +164,13 @@ class StaticEngine:
                 ahead.append(_Ahead(self.tokenize, texts[following : following + piece]))
             out[start : start + piece] = self.pool(*tokens, dims)
         return out
+
+    def encode_layers(
+        self, texts: Sequence[str], prompt: str, layers: Sequence[int], batch_size: int
+    ) -> dict[int, npt.NDArray[np.float32]]:
+        """A static model has no layers: always a ValueError (the encoder refuses a grid of one before this)."""
+        msg = "A static embedding model has no layers to encode at; encode() it once instead."
+        raise ValueError(msg)
 
     def _encode_few(self, texts: Sequence[str], dims: int) -> npt.NDArray[np.float32]:
         """`pool(*tokenize(texts), dims)` for a handful of texts, text by text (the same sums in the same order)."""

@@ -1,0 +1,89 @@
+"""The checks of what a caller hands static2d: sizes (one, or a list of them) and input texts.
+
+Used by `load`, the encoder, the grid, the trade-off tool, the batch helper and every adapter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+
+def check_size(value: object, name: str, maximum: int | None, *, what: str = "size") -> int | None:
+    """Validate a size: None (the model's own) or a whole number from 1 to `maximum` (bools and floats refused)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        msg = f"{name} must be a whole number (int) or None, got {value!r} ({type(value).__name__})."
+        raise TypeError(msg)
+    value = int(value)
+    if value < 1 or (maximum is not None and value > maximum):
+        if maximum is None:
+            msg = f"{name}={value} is out of range: {name} is a {what}, at least 1 (or None)."
+        else:
+            msg = (
+                f"{name}={value} is out of range: this model takes {name} from 1 to {maximum} (or None for {maximum})."
+            )
+        raise ValueError(msg)
+    return value
+
+
+def check_sizes(values: object, name: str, maximum: int, *, hint: str = "") -> list[int]:
+    """Validate a list of sizes (a grid's `layers` or `dims`): a non-empty sequence, each value as `check_size`.
+
+    Args:
+        values: What was given.
+        name: "layers" or "dims".
+        maximum: The largest allowed value.
+        hint: What to do when a value is above `maximum` (added to the message).
+
+    Returns:
+        The values, sorted and without repeats.
+
+    Raises:
+        TypeError: Not a sequence of whole numbers.
+        ValueError: Empty, or a value out of range.
+
+    Example:
+        >>> check_sizes([6, 3, 3], "layers", 6)
+        [3, 6]
+    """
+    if isinstance(values, (str, bytes)) or not isinstance(values, (Sequence, np.ndarray)):
+        msg = f"{name} must be a list of whole numbers (e.g. {name}=[1, {maximum}]), got {values!r}."
+        raise TypeError(msg)
+    items = list(values)
+    if not items:
+        msg = f"{name} is empty: give at least one value from 1 to {maximum} (e.g. {name}=[{maximum}])."
+        raise ValueError(msg)
+    out = set()
+    for v in items:
+        try:
+            checked = check_size(v, name, maximum)
+        except ValueError as e:
+            if hint and isinstance(v, (int, np.integer)) and int(v) > maximum:
+                msg = f"{e} {hint}"
+                raise ValueError(msg) from None
+            raise
+        if checked is None:
+            msg = f"{name} must be a list of whole numbers, but it holds None: {items!r}."
+            raise TypeError(msg)
+        out.add(checked)
+    return sorted(out)
+
+
+def check_texts(texts: object) -> list[str]:
+    """Validate the input of `encode`: a list (or other sequence) of str."""
+    if isinstance(texts, str):
+        msg = "encode() takes a list of texts, got a single str. Wrap it in a list: encode([text])."
+        raise TypeError(msg)
+    if not isinstance(texts, Sequence) and not isinstance(texts, np.ndarray):
+        msg = f"encode() takes a list of str, got {type(texts).__name__}. Pass list(texts)."
+        raise TypeError(msg)
+    items = texts if type(texts) is list else list(texts)  # a list is read, not copied
+    if not all(type(t) is str for t in items):
+        for i, t in enumerate(items):
+            if not isinstance(t, str):
+                msg = f"encode() takes a list of str, but item {i} is a {type(t).__name__} ({t!r:.60}). Pass text only."
+                raise TypeError(msg)
+    return items

@@ -1,0 +1,102 @@
+"""Finding a model's files: a local directory, or a snapshot of a Hugging Face hub repository (huggingface_hub)."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+# What a model needs on disk: configs, tokenizers, safetensors weights. Never pickles (*.bin, *.pt), never ONNX
+# or other runtimes' files: they are not read and would only cost download time.
+_ALLOW_PATTERNS = ["*.json", "*.safetensors", "*.txt", "*.model", "*.md"]
+_REMOTE_CODE_PATTERNS = ["*.py"]
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.\-]*(/[\w.\-]+)?$")
+
+
+def is_local(model: str) -> bool:
+    """Whether `model` names a local directory (or cannot be a hub id, so can only be a path)."""
+    return Path(model).expanduser().exists() or not _HUB_ID.match(model)
+
+
+def locate(
+    model: str | os.PathLike[str],
+    *,
+    revision: str | None,
+    cache_folder: str | os.PathLike[str] | None,
+    local_files_only: bool,
+    trust_remote_code: bool,
+    token: str | bool | None = None,
+) -> Path:
+    """Return the local directory holding `model` (checked by the options): the directory, or its hub snapshot."""
+    model = os.fspath(model)
+    path = Path(model).expanduser()
+    if path.is_dir():
+        return path.resolve()
+    if path.exists():
+        msg = f"model={model!r} is a file; pass the directory that holds the model's files instead."
+        raise ValueError(msg)
+    if not _HUB_ID.match(model):
+        msg = (
+            f"model={model!r} is neither an existing local directory nor a valid Hugging Face hub id "
+            "('owner/name'). Check the path, or pass a hub id."
+        )
+        raise ValueError(msg)
+    return _snapshot(
+        model,
+        revision=revision,
+        cache_folder=cache_folder,
+        local_files_only=local_files_only,
+        trust_remote_code=trust_remote_code,
+        token=token,
+    )
+
+
+def _snapshot(
+    repo_id: str,
+    *,
+    revision: str | None,
+    cache_folder: str | os.PathLike[str] | None,
+    local_files_only: bool,
+    trust_remote_code: bool,
+    token: str | bool | None,
+) -> Path:
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import (
+        GatedRepoError,
+        LocalEntryNotFoundError,
+        RepositoryNotFoundError,
+        RevisionNotFoundError,
+    )
+
+    patterns = _ALLOW_PATTERNS + (_REMOTE_CODE_PATTERNS if trust_remote_code else [])
+    try:
+        folder = snapshot_download(
+            repo_id,
+            revision=revision,
+            cache_dir=None if cache_folder is None else os.fspath(cache_folder),
+            local_files_only=local_files_only,
+            allow_patterns=patterns,
+            token=token,
+        )
+    except GatedRepoError as e:
+        msg = f"{repo_id!r} is a gated model: accept its terms on the hub and log in (`hf auth login`) first."
+        raise OSError(msg) from e
+    except RepositoryNotFoundError as e:
+        msg = (
+            f"No model {repo_id!r} on the Hugging Face hub (or it is private). Check the id, log in for a private "
+            "model, or pass a local directory."
+        )
+        raise ValueError(msg) from e
+    except RevisionNotFoundError as e:
+        msg = f"Model {repo_id!r} has no revision {revision!r}. Pass an existing branch, tag or commit."
+        raise ValueError(msg) from e
+    except LocalEntryNotFoundError as e:
+        offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in {"1", "true", "yes", "on"}
+        why = "HF_HUB_OFFLINE is set" if offline else ("local_files_only=True" if local_files_only else "no network")
+        msg = (
+            f"Model {repo_id!r} is not in the local cache ({cache_folder or 'the default Hugging Face cache'}) and "
+            f"cannot be downloaded ({why}). Download it once with network access (unset HF_HUB_OFFLINE / "
+            "local_files_only), or pass the path of a local directory holding the model."
+        )
+        raise OSError(msg) from e
+    return Path(folder)

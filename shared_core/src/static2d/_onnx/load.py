@@ -1,0 +1,75 @@
+"""Assembling the ONNX engine: whether ONNX Runtime can run a transformer, and its graph from the cache or built.
+
+The graph is exported with torch only when it is not cached yet (`export`); a cached graph runs with onnxruntime,
+tokenizers and numpy alone.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from static2d._model.describe import TransformerDescription
+from static2d._onnx.cache import CutModel, get_or_build, source_of
+from static2d._onnx.export import export, require_export_tools
+from static2d._onnx.head import dense_refusal
+from static2d._onnx.quantize import quantized
+from static2d._onnx.runtime import RUN_HINT, OnnxEngine, OnnxUnsupportedError
+from static2d._options import Options
+
+
+def onnx_refusal(description: TransformerDescription) -> str | None:
+    """Why ONNX Runtime cannot run this transformer, from its description alone (None: it can try)."""
+    pipeline = description.pipeline
+    if pipeline.first_module != "Transformer":
+        return f"{description.name!r} starts with a {pipeline.first_module} module, not a Transformer"
+    others = [kind for kind in pipeline.modules if kind not in ("Pooling", "Dense", "Normalize")]
+    if others:
+        return (
+            f"{description.name!r} has a {others[0]} module, which backend='onnx' does not run (it runs Transformer, "
+            "Pooling, Dense and Normalize)"
+        )
+    for dense in pipeline.dense:
+        why = dense_refusal(dense)
+        if why is not None:
+            return f"{description.name!r} has {why}"
+    if not (pipeline.tf_dir / "tokenizer.json").is_file():
+        return f"{description.name!r} has no tokenizer.json in {pipeline.tf_dir} (ONNX needs a fast tokenizer's file)"
+    return None
+
+
+def load_onnx(description: TransformerDescription, options: Options, layers: int) -> OnnxEngine:
+    """Run the cut graph (exported and cached first if need be) on ONNX Runtime."""
+    if options.device not in (None, "cpu"):
+        msg = (
+            f"backend='onnx' runs on the CPU; device={options.device!r} needs backend='torch' (or leave device unset)."
+        )
+        raise ValueError(msg)
+    try:
+        import onnxruntime  # noqa: F401 - checked before any export
+    except ImportError as e:
+        msg = f"backend='onnx' needs onnxruntime, which is not installed: {RUN_HINT} (or use backend='torch')."
+        raise ImportError(msg) from e
+    why = onnx_refusal(description)
+    if why is not None:
+        msg = f"{why}. Use backend='torch'."
+        raise OnnxUnsupportedError(msg)
+
+    def build(dest: Path) -> list[str]:
+        require_export_tools(description.name)
+        from static2d._torch.weights import check_transformer_weights  # torch: only to export
+
+        # before anything is exported or cached: weights that do not fit would export random layers
+        tf_dir = description.pipeline.tf_dir
+        check_transformer_weights(tf_dir, description.name, layers, trust_remote_code=options.trust_remote_code)
+        return export(description, layers, dest, trust_remote_code=options.trust_remote_code)
+
+    if options.quantize is None:
+        cut = get_or_build(description, source_of(description, layers), build)
+    else:
+
+        def float_graph() -> CutModel:
+            return get_or_build(description, source_of(description, layers), build)
+
+        cut = quantized(description, layers, options.quantize, float_graph)
+    model = cut.model if isinstance(cut.model, bytes) else str(cut.model)
+    return OnnxEngine(description, model=model, inputs=cut.inputs, layers=layers, max_length=options.max_length)

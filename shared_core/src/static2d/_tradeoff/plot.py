@@ -1,0 +1,154 @@
+"""The trade-off tool's picture: one heatmap per model (quality per cell) beside its speed per depth (matplotlib)."""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from static2d._tradeoff.data import METRIC_SHORT
+
+
+def fmt(value: float) -> str:
+    """A quality x100 with two decimals ("n/a" for NaN)."""
+    return "n/a" if math.isnan(value) else f"{value:.2f}"
+
+
+class _Cell(Protocol):
+    @property
+    def quality(self) -> float: ...
+
+
+@runtime_checkable
+class Grid(Protocol):
+    """What the picture reads of a `static2d.Tradeoff` (read-only)."""
+
+    @property
+    def model(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def data(self) -> str: ...
+    @property
+    def metric(self) -> str: ...
+    @property
+    def layers(self) -> list[int | None]: ...
+    @property
+    def dims(self) -> list[int]: ...
+    @property
+    def quality(self) -> dict[tuple[int | None, int], float]: ...
+    @property
+    def speed(self) -> dict[int | None, float]: ...
+    @property
+    def machine(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def full(self) -> _Cell: ...
+
+
+def import_pyplot() -> Any:  # noqa: ANN401 - the matplotlib.pyplot module
+    try:
+        import matplotlib as mpl
+    except ImportError as e:
+        msg = (
+            "Drawing the trade-off heatmap needs matplotlib, which is not installed: pip install 'static2d-core[plot]'."
+        )
+        raise ImportError(msg) from e
+    mpl.use("Agg")  # files only, no window
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _panel(ax: Any, bars: Any, result: Grid, *, columns: list[int], cmap: Any, norm: Any) -> Any:  # noqa: ANN401
+    """One model's heatmap (quality per cell, "n/a" where it has no such dims) and its speed-per-depth bars."""
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
+
+    grid = np.full((len(result.layers), len(columns)), np.nan)
+    for i, n in enumerate(result.layers):
+        for j, d in enumerate(columns):
+            grid[i, j] = result.quality.get((n, d), math.nan)
+    image = ax.imshow(np.ma.masked_invalid(grid), cmap=cmap, norm=norm, aspect="auto")
+    ax.set_facecolor("#d9d9d9")  # n/a cells
+    reference = result.full.quality
+    for (i, j), value in np.ndenumerate(grid):
+        if math.isnan(value):
+            ax.text(j, i, "n/a", ha="center", va="center", color="#444444", fontsize=9)
+            continue
+        red, green, blue, _ = cmap(norm(value))
+        ink = "black" if 0.299 * red + 0.587 * green + 0.114 * blue > 0.5 else "white"  # readable on any colour
+        share = f"\n{value / reference:.0%}" if reference > 0 else ""
+        ax.text(j, i, f"{value:.1f}{share}", ha="center", va="center", color=ink, fontsize=8.5, fontweight="bold")
+    ax.set_xticks(range(len(columns)), [f"{d}\n{4 * d:,} B" for d in columns], fontsize=8)
+    ax.set_yticks(range(len(result.layers)), ["static" if n is None else str(n) for n in result.layers])
+    ax.set_xlabel("dims (bytes per float32 vector)")
+    ax.set_ylabel("layers" if result.kind == "transformer" else "")
+    ax.set_title(f"{result.name}\n{METRIC_SHORT[result.metric]}, full size = {fmt(reference)}", fontsize=9)
+
+    speeds = [result.speed[n] for n in result.layers]
+    bars.barh(range(len(speeds)), speeds, color="#8c8c8c", height=0.6)
+    bars.set_ylim(len(speeds) - 0.5, -0.5)  # rows line up with the heatmap's
+    bars.set_yticks([])
+    bars.set_xlim(0, max(speeds) * 1.6)
+    for i, v in enumerate(speeds):
+        bars.text(v, i, f" {v:,.0f}", va="center", ha="left", fontsize=8)
+    bars.xaxis.set_major_locator(MaxNLocator(3))
+    bars.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v / 1000:,.0f}k" if v >= 10_000 else f"{v:,.0f}"))
+    bars.set_xlabel("sentences/s")
+    bars.set_title("speed per depth", fontsize=9)
+    bars.tick_params(axis="x", labelsize=7)
+    return image
+
+
+def plot(results: Sequence[Grid], path: str | os.PathLike[str], *, title: str | None = None) -> Path:
+    """Draw one or more trade-off grids side by side to a PNG: quality per cell, sentences/s per depth.
+
+    Every panel shares one colour scale and one dims axis, so models compare at a glance: a dims a model does
+    not have is "n/a". Each cell shows its quality and its share of that model's full-size quality; beside
+    each grid, a bar per depth gives the speed in sentences/s. Needs `static2d-core[plot]` (matplotlib).
+
+    Example:
+        >>> import static2d
+        >>> plain = static2d.tradeoff("all-MiniLM-L6-v2", "pairs.csv")  # doctest: +SKIP
+        >>> trained = static2d.tradeoff("my-2d-minilm", "pairs.csv")  # doctest: +SKIP
+        >>> static2d.plot_tradeoff([plain, trained], "out/tradeoff.png", title="2D training")  # doctest: +SKIP
+    """
+    if isinstance(results, Grid) or not results or not all(isinstance(r, Grid) for r in results):
+        msg = f"plot() takes a non-empty list of Tradeoff results (from static2d.tradeoff), got {results!r:.80}."
+        raise TypeError(msg)
+    out = Path(path)
+    if out.suffix.lower() != ".png":
+        msg = f"plot() writes a .png file, got {str(out)!r}. Use Tradeoff.save() for .csv or .json."
+        raise ValueError(msg)
+    plt = import_pyplot()
+    from matplotlib.colors import Normalize
+
+    columns = sorted({d for r in results for d in r.dims}, reverse=True)
+    values = [v for r in results for v in r.quality.values() if not math.isnan(v)]
+    norm = Normalize(vmin=min(values, default=0.0), vmax=max(values, default=1.0) + 1e-9)
+    cmap = plt.get_cmap("viridis")
+    rows = max(len(r.layers) for r in results)
+    fig, axes = plt.subplots(
+        1,
+        2 * len(results) + 1,
+        figsize=(0.9 + len(results) * (2.6 + 1.05 * len(columns)), 1.9 + 0.55 * rows),
+        gridspec_kw={"width_ratios": [*([len(columns), 1.4] * len(results)), 0.12]},
+        squeeze=False,
+        layout="constrained",
+    )
+    image = None
+    for k, result in enumerate(results):
+        image = _panel(axes[0, 2 * k], axes[0, 2 * k + 1], result, columns=columns, cmap=cmap, norm=norm)
+    data = Path(results[0].data).name
+    heading = title or f"Quality, speed and size per (layers, dims) on {data}"
+    fig.suptitle(f"{heading}\n{results[0].machine}", fontsize=10)
+    fig.colorbar(image, cax=axes[0, -1], label="quality x100")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return out

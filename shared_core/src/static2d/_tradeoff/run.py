@@ -1,0 +1,183 @@
+"""The trade-off tool: quality, speed and size of a model over a layers x dims grid, on the user's own data.
+
+`tradeoff(model, data)` reads scored pairs (STS-style: two texts and a score) or retrieval pairs (a query and
+its answer, with an optional corpus of distractors), embeds every distinct text once per depth grid (one
+transformer pass per text with `Encoder.encode_grid`), scores each (layers, dims) setting, times each depth
+once (dims do not change the compute), and answers which settings are the cheapest within 1%, 5% and 10% of
+full quality. The result prints as a table, saves as CSV or JSON, and draws as a PNG heatmap (matplotlib,
+extra `static2d-core[plot]`).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+import numpy.typing as npt
+
+from static2d._checks import check_sizes
+from static2d._encoder import Encoder, load
+from static2d._options import Backend
+from static2d._tradeoff.data import read_task, score
+from static2d._tradeoff.result import Tradeoff
+from static2d._vectors import normalize_rows
+
+
+def _default_layers(max_layers: int) -> list[int]:
+    """Every depth up to 12 layers; deeper models: eight evenly spaced depths, the full one included."""
+    if max_layers <= 12:
+        return list(range(max_layers, 0, -1))
+    return sorted({max_layers, *(round(max_layers * k / 8) for k in range(1, 8))}, reverse=True)
+
+
+def _default_dims(max_dims: int) -> list[int]:
+    """The full size, then powers of two below it down to 32 (or to the full size, if smaller)."""
+    return sorted({max_dims, *(2**k for k in range(5, 14) if 2**k < max_dims)}, reverse=True)
+
+
+def _sizes(given: Sequence[int] | None, name: str, maximum: int, default: list[int]) -> list[int]:
+    """Validated, distinct, largest first, always with the full size (the reference every cell is compared to)."""
+    if given is None:
+        return default
+    return sorted({maximum, *check_sizes(given, name, maximum)}, reverse=True)
+
+
+def _truncate(vectors: npt.NDArray[np.float32], dims: int) -> npt.NDArray[np.float32]:
+    """The first `dims` columns, re-normalised (a copy): what `static2d.load(..., dims=dims)` returns."""
+    return normalize_rows(np.array(vectors[:, :dims], dtype=np.float32))
+
+
+def _speed(encoder: Encoder, texts: list[str], min_seconds: float) -> float:
+    """Sentences/s of `encoder` on `texts`: after a warm-up call, the best of repeated timed calls."""
+    encoder.encode(texts[:8])
+    best, spent, calls = 0.0, 0.0, 0
+    while spent < min_seconds or calls < 2:
+        calls += 1
+        began = time.perf_counter()
+        encoder.encode(texts)
+        elapsed = time.perf_counter() - began
+        spent += elapsed
+        best = max(best, len(texts) / max(elapsed, 1e-9))
+    return best
+
+
+def tradeoff(
+    model: str | os.PathLike[str],
+    data: str | os.PathLike[str],
+    *,
+    layers: Sequence[int] | None = None,
+    dims: Sequence[int] | None = None,
+    corpus: str | os.PathLike[str] | None = None,
+    backend: Backend = "auto",
+    batch_size: int | None = None,
+    device: str | None = None,
+    limit: int | None = None,
+    speed_texts: int = 256,
+    speed_seconds: float = 0.5,
+    show_progress_bar: bool = True,
+) -> Tradeoff:
+    """Measure a model over a layers x dims grid on your own data: quality, speed and size of every setting.
+
+    Every distinct text is embedded once for the whole grid (`Encoder.encode_grid`: the transformer runs once
+    per text, and every depth and size is read from that pass); each depth is then timed once on
+    `speed_texts` of the texts (dims do not change the compute). Quality is relative to the full size, which
+    is always part of the grid.
+
+    Args:
+        model: A local directory or hub id, as for `static2d.load`.
+        data: A .csv, .tsv, .jsonl or .json file of scored pairs (columns sentence1, sentence2, score; or text1,
+            text2, score), scored by the Spearman correlation of cosine and score, or of retrieval pairs
+            (columns query or question, and answer, or answer_id into `corpus`), scored by MRR@10 of the
+            answer among all documents.
+        layers: Depths to measure (transformers only). None: every depth up to 12 layers, else eight.
+        dims: Output sizes to measure. None: the full size and the powers of two from 32 below it.
+        corpus: Retrieval only: more documents to rank the answers among (records with text, and id if the
+            data gives answer_id).
+        backend: "auto", "torch" or "onnx", as for `static2d.load`.
+        batch_size: Texts per batch (default: `static2d.load`'s).
+        device: Torch device for a transformer (default: `static2d.load`'s).
+        limit: Use only the first `limit` pairs of the data (a quicker, rougher answer).
+        speed_texts: Texts timed per depth.
+        speed_seconds: Least time spent timing each depth (the best call counts).
+        show_progress_bar: Show progress bars while embedding and timing.
+
+    Returns:
+        A `Tradeoff`: `.table()`, `.cheapest(0.05)`, `.save("grid.csv")`, `.plot("grid.png")`.
+
+    Raises:
+        TypeError: `layers` or `dims` not a list of whole numbers.
+        ValueError: A data file static2d cannot read as pairs (the message says which record and why),
+            `layers` on a static model, or a size out of the model's range.
+        FileNotFoundError: The data or corpus file does not exist.
+
+    Example:
+        >>> import static2d
+        >>> result = static2d.tradeoff("my-2d-model", "my-pairs.csv", layers=[12, 6, 3])  # doctest: +SKIP
+        >>> print(result.table())  # doctest: +SKIP
+        >>> result.plot("out/tradeoff.png")  # doctest: +SKIP
+    """
+    task = read_task(data, corpus, limit=limit)
+    encoder = load(model, backend=backend, batch_size=batch_size, device=device)
+
+    def at_depth(n: int) -> Encoder:  # the model cut to n layers (shared with any other encoder of that cut)
+        return load(model, layers=n, backend=backend, batch_size=batch_size, device=device)
+
+    if encoder.kind == "static":
+        if layers is not None:
+            msg = (
+                f"layers={list(layers)!r} was given, but {encoder.model!r} is a static embedding model: static "
+                "models have no layers. Leave layers unset (the grid is over dims only)."
+            )
+            raise ValueError(msg)
+        cuts: list[int] = []
+    else:
+        max_layers = encoder.max_layers or 1
+        cuts = _sizes(layers, "layers", max_layers, _default_layers(max_layers))
+    depths: list[int | None] = [*cuts] or [None]
+    sizes = _sizes(dims, "dims", encoder.max_dims, _default_dims(encoder.max_dims))
+
+    inputs: list[tuple[list[str], str | None]] = [
+        (task.queries, encoder.query_prompt if task.metric == "mrr@10" else None)
+    ]
+    if task.metric == "mrr@10":
+        inputs.append((task.documents, encoder.document_prompt))
+    embedded: list[dict[tuple[int | None, int], npt.NDArray[np.float32]]] = []
+    for texts, prompt in inputs:
+        if cuts:
+            grid = encoder.encode_grid(
+                texts, layers=cuts, dims=sizes, prompt=prompt, show_progress_bar=show_progress_bar
+            )
+            embedded.append({(n, d): grid[n, d] for n in cuts for d in sizes})
+        else:
+            full = encoder.encode(texts, prompt=prompt, show_progress_bar=show_progress_bar)
+            embedded.append({(None, d): _truncate(full, d) for d in sizes})
+    quality = {
+        (n, d): score(task, embedded[0][n, d], embedded[1][n, d] if len(embedded) > 1 else None)
+        for n in depths
+        for d in sizes
+    }
+
+    sample = (task.queries + task.documents)[: max(1, speed_texts)]
+    speed: dict[int | None, float] = {}
+    timing: Iterable[int | None] = depths
+    if show_progress_bar:
+        from tqdm.auto import tqdm
+
+        timing = tqdm(depths, desc="Timing each depth", unit="depth")
+    for n in timing:
+        speed[n] = _speed(encoder if n is None else at_depth(n), sample, speed_seconds)
+    return Tradeoff(
+        model=encoder.model,
+        kind=encoder.kind,
+        backend=encoder.backend,
+        data=task.source,
+        metric=task.metric,
+        n_pairs=task.n_pairs,
+        n_texts=len(task.queries) + len(task.documents),
+        layers=depths,
+        dims=sizes,
+        quality=quality,
+        speed=speed,
+    )
