@@ -254,3 +254,43 @@ def make_family_model(
     module = {"idx": 0, "name": "0", "path": "0_StaticEmbedding", "type": kind}
     (st / "modules.json").write_text(json.dumps([module]))
     return m2v, st
+
+
+def family_model(family: Family, fmt: Literal["model2vec", "sentence-transformers"] = "model2vec") -> Path:
+    """`make_family_model(family)` (32 dims, max_length 512), built once and kept in `cache_root()`.
+
+    Returns the model2vec folder, or the sentence-transformers one for `fmt="sentence-transformers"`. Rebuilt when
+    this kit's text or tokenizer recipes, model2vec or tokenizers change; written to a temporary directory and
+    renamed, so concurrent builders never leave half a model.
+    """
+    import hashlib
+    import shutil
+    from importlib.metadata import PackageNotFoundError, version
+
+    from static2d_testkit import cache_root
+
+    def installed(name: str) -> str:
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            return "-"
+
+    here = Path(__file__).parent
+    recipe = (here / "families.py").read_bytes() + (here / "multilingual.py").read_bytes()
+    stamp = hashlib.sha256(
+        recipe + f"{installed('model2vec')}|{installed('tokenizers')}|{installed('sentencepiece')}".encode()
+    ).hexdigest()[:12]
+    target = cache_root() / f"family-{family}-{stamp}"
+    if not (target / "st" / "modules.json").is_file():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=".building-"))
+        try:
+            make_family_model(family, tmp)
+            try:
+                tmp.rename(target)
+            except OSError:  # another process won the race; its model is as good as ours
+                shutil.rmtree(tmp, ignore_errors=True)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+    return target / ("model2vec" if fmt == "model2vec" else "st")

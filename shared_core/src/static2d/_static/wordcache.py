@@ -180,6 +180,9 @@ class WordCache:
         contents = [str(t.get("content", "")) for t in spec.get("added_tokens") or []]
         self._added = re.compile("|".join(map(re.escape, contents)), re.IGNORECASE) if contents else None
         self._lock = threading.Lock()
+        # How many texts this cache was given, and how many of them Hugging Face tokenized whole.
+        self.texts = 0
+        self.texts_whole = 0
         self._reset()
 
     @classmethod
@@ -224,8 +227,8 @@ class WordCache:
             words = self._look_up(parts, pieces, first_at)
             if words is None:  # the cache was full: start afresh, and look up again (everything is new now)
                 self._reset()
-                words = self._look_up(parts, pieces, first_at)
-                assert words is not None  # noqa: S101 - the pieces of one call fit in an empty cache
+                words = self._look_up(parts, pieces, first_at, full_ok=True)
+                assert words is not None  # noqa: S101 - with full_ok
             lengths = self._lengths[words]
             starts = self._starts[words]
             unsafe = self._unsafe[words]
@@ -233,6 +236,8 @@ class WordCache:
             whole = np.zeros(n, dtype=bool)
             whole[owner[unsafe]] = True
             keep = ~whole[owner]
+            self.texts += n
+            self.texts_whole += int(whole.sum())
             lengths, starts = lengths[keep], starts[keep]
             total = int(lengths.sum())
             shift = np.repeat(starts - (np.cumsum(lengths) - lengths), lengths)
@@ -249,8 +254,13 @@ class WordCache:
             flat, slots = assemble(n, [(mine, (flat, slots[mine])), (where, (rest_flat, rest_slots))])
         return truncate(flat, slots, self.max_length, self.keep_end)
 
-    def _look_up(self, parts: list[list[str]], pieces: list[str], first_at: Ids) -> Ids | None:
-        """Each piece's number in the cache (pieces never seen are tokenized and added); None if the cache is full."""
+    def _look_up(
+        self, parts: list[list[str]], pieces: list[str], first_at: Ids, full_ok: bool = False
+    ) -> Ids | None:
+        """Each piece's number in the cache (pieces never seen are tokenized and added).
+
+        None if the new pieces would fill the cache past MAX_PIECES, unless `full_ok` (one call's pieces, alone).
+        """
         words = np.fromiter(map(self._later.get, pieces, repeat(-1)), dtype=np.intp, count=len(pieces))
         if not self._uniform:
             firsts = [p[0] for p in parts]
@@ -262,7 +272,7 @@ class WordCache:
         if not self._uniform:
             is_first[first_at] = True
         new = list(dict.fromkeys((pieces[i], bool(is_first[i])) for i in missing.tolist()))
-        if self._pieces + len(new) > self.MAX_PIECES:
+        if self._pieces + len(new) > self.MAX_PIECES and not full_ok:
             return None
         inputs = [piece if first else self._prefix + piece for piece, first in new]
         rows = [e.ids for e in self._hf.encode_batch_fast(inputs, add_special_tokens=False)]
