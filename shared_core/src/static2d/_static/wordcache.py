@@ -177,6 +177,11 @@ class WordCache:
             self._uniform = bool(pre.get("add_prefix_space", True))
         else:
             self._uniform = True
+        # Where the normalizer maps each printable-ASCII character to one such character (not a space) and a space
+        # to a space, looking a piece by character (no Replace of a literal, which may match several), a piece of
+        # printable ASCII needs no normalizing to be judged: its ends are clean and " " + piece normalizes as
+        # " " + its normalized form (module docstring).
+        self._plain_ascii = self._normalize is None or self._ascii_is_plain(spec)
         contents = [str(t.get("content", "")) for t in spec.get("added_tokens") or []]
         self._added = re.compile("|".join(map(re.escape, contents)), re.IGNORECASE) if contents else None
         self._lock = threading.Lock()
@@ -204,7 +209,21 @@ class WordCache:
         fresh = cls(tokenizer, rule, spec)
         # cold (every piece new), then warm (every piece from the cache), then text by text
         ways = [cache.tokenize, cache.tokenize, lambda texts: _one_by_one(fresh, texts)]
-        return cache if exact.proven(tokenizer, ways, cache.max_length) else None
+        if not exact.proven(tokenizer, ways, cache.max_length):
+            return None
+        cache.texts = cache.texts_whole = 0
+        return cache
+
+    def _ascii_is_plain(self, spec: dict[str, Any]) -> bool:
+        steps = _steps(spec.get("normalizer"), "normalizers") or []
+        if any(step.get("type") == "Replace" and "String" in (step.get("pattern") or {}) for step in steps):
+            return False
+        assert self._normalize is not None  # noqa: S101 - called where there is a normalizer
+        normalize = self._normalize
+        printable = [chr(c) for c in range(0x21, 0x7F)]
+        mapped = [normalize(c) for c in printable]
+        plain = all(len(m) == 1 and m.isascii() and m.isprintable() and m != " " for m in mapped)
+        return plain and normalize(" ") == " " and normalize("".join(printable)) == "".join(mapped)
 
     def _reset(self) -> None:
         self._later: dict[str, int] = {}  # piece after a space (every piece, where uniform) -> its number
@@ -254,9 +273,7 @@ class WordCache:
             flat, slots = assemble(n, [(mine, (flat, slots[mine])), (where, (rest_flat, rest_slots))])
         return truncate(flat, slots, self.max_length, self.keep_end)
 
-    def _look_up(
-        self, parts: list[list[str]], pieces: list[str], first_at: Ids, full_ok: bool = False
-    ) -> Ids | None:
+    def _look_up(self, parts: list[list[str]], pieces: list[str], first_at: Ids, full_ok: bool = False) -> Ids | None:
         """Each piece's number in the cache (pieces never seen are tokenized and added).
 
         None if the new pieces would fill the cache past MAX_PIECES, unless `full_ok` (one call's pieces, alone).
@@ -309,6 +326,8 @@ class WordCache:
             return True
         if not piece:
             return self.rule != "drop"  # two spaces in a row, or a space at an end
+        if self._plain_ascii and self.rule != "none" and piece.isascii() and piece.isprintable():
+            return False
         if piece[-1] in _PREPEND or unicodedata.category(piece[-1]) in ("Cc", "Cf"):
             return True
         if self.rule == "none":
