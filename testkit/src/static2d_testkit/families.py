@@ -256,8 +256,10 @@ def make_family_model(
     return m2v, st
 
 
-def family_model(family: Family, fmt: Literal["model2vec", "sentence-transformers"] = "model2vec") -> Path:
-    """`make_family_model(family)` (32 dims, max_length 512), built once and kept in `cache_root()`.
+def family_model(
+    family: Family, fmt: Literal["model2vec", "sentence-transformers"] = "model2vec", *, dims: int = 32
+) -> Path:
+    """`make_family_model(family, dims=dims)` (max_length 512), built once and kept in `cache_root()`.
 
     Returns the model2vec folder, or the sentence-transformers one for `fmt="sentence-transformers"`. Rebuilt when
     this kit's text or tokenizer recipes, model2vec or tokenizers change; written to a temporary directory and
@@ -280,12 +282,12 @@ def family_model(family: Family, fmt: Literal["model2vec", "sentence-transformer
     stamp = hashlib.sha256(
         recipe + f"{installed('model2vec')}|{installed('tokenizers')}|{installed('sentencepiece')}".encode()
     ).hexdigest()[:12]
-    target = cache_root() / f"family-{family}-{stamp}"
+    target = cache_root() / f"family-{family}-{dims}-{stamp}"
     if not (target / "st" / "modules.json").is_file():
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=".building-"))
         try:
-            make_family_model(family, tmp)
+            make_family_model(family, tmp, dims=dims)
             try:
                 tmp.rename(target)
             except OSError:  # another process won the race; its model is as good as ours

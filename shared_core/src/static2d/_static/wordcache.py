@@ -182,6 +182,15 @@ class WordCache:
         # printable ASCII needs no normalizing to be judged: its ends are clean and " " + piece normalizes as
         # " " + its normalized form (module docstring).
         self._plain_ascii = self._normalize is None or self._ascii_is_plain(spec)
+        # Where the normalizer works character by character on letters, digits, punctuation and symbols that stand
+        # alone (their own grapheme, composing with nothing), a piece of such characters is normalized by looking
+        # up each one's normalized form (worked out once a character, by the normalizer itself).
+        steps = _steps(spec.get("normalizer"), "normalizers") or []
+        self._literal_replace = any(
+            step.get("type") == "Replace" and "String" in (step.get("pattern") or {}) for step in steps
+        )
+        self._per_char = self._normalize is not None and not self._literal_replace and self._normalize(" ") == " "
+        self._forms: dict[str, str | None] = {}
         contents = [str(t.get("content", "")) for t in spec.get("added_tokens") or []]
         self._added = re.compile("|".join(map(re.escape, contents)), re.IGNORECASE) if contents else None
         self._lock = threading.Lock()
@@ -285,18 +294,21 @@ class WordCache:
         missing = np.flatnonzero(words < 0)
         if missing.size == 0:
             return words
-        is_first = np.zeros(len(pieces), dtype=bool)
-        if not self._uniform:
-            is_first[first_at] = True
-        new = list(dict.fromkeys((pieces[i], bool(is_first[i])) for i in missing.tolist()))
+        if self._uniform:
+            new = [(piece, False) for piece in dict.fromkeys(pieces[i] for i in missing.tolist())]
+        else:
+            at_start = set(first_at.tolist())
+            new = list(dict.fromkeys((pieces[i], i in at_start) for i in missing.tolist()))
         if self._pieces + len(new) > self.MAX_PIECES and not full_ok:
             return None
         inputs = [piece if first else self._prefix + piece for piece, first in new]
         rows = [e.ids for e in self._hf.encode_batch_fast(inputs, add_special_tokens=False)]
         self._add(new, rows)
-        for i in missing.tolist():
-            piece = pieces[i]
-            words[i] = self._first[piece] if is_first[i] else self._later[piece]
+        later, starting = self._later, self._first
+        if self._uniform:
+            words[missing] = np.fromiter(map(later.__getitem__, (pieces[i] for i in missing.tolist())), np.intp)
+        else:
+            words[missing] = [starting[pieces[i]] if i in at_start else later[pieces[i]] for i in missing.tolist()]
         return words
 
     def _add(self, new: list[tuple[str, bool]], rows: list[list[int]]) -> None:
@@ -332,6 +344,10 @@ class WordCache:
             return True
         if self.rule == "none":
             return piece[0] == "▁" or piece[-1] == "▁"
+        if self._per_char:
+            alone = self._plain_form(piece)
+            if alone is not None:  # clean ends, and " " + piece normalizes as " " + alone (_judge)
+                return self._added is not None and bool(self._added.search(alone))
         normalize = self._normalize
         if normalize is None:
             alone, spaced = piece, " " + piece
@@ -344,6 +360,57 @@ class WordCache:
         if self.rule == "drop":
             return bool(alone) and (alone[-1] in _PREPEND or unicodedata.category(alone[-1]) in ("Cc", "Cf"))
         return not alone or _unclean(alone[0]) or _unclean(alone[-1]) or alone[-1] in _PREPEND
+
+    def _plain_form(self, piece: str) -> str | None:
+        """The normalized form of a piece of characters `_judge` finds plain, one at a time; else None."""
+        forms, out = self._forms, []
+        for c in piece:
+            form = forms.get(c, _UNSEEN)
+            if form is _UNSEEN:
+                form = forms[c] = self._judge(c)
+            if form is None:
+                return None
+            out.append(form)
+        return "".join(out)
+
+    def _judge(self, c: str) -> str | None:
+        """A character's normalized form where a piece of such characters normalizes one character at a time.
+
+        That is a letter, digit, punctuation or symbol that is its own grapheme and composes with nothing (no mark,
+        no Hangul jamo, no regional indicator or emoji modifier, no Prepend character), whose normalized form
+        (Unicode normalization, case, accents, SentencePiece's character map work within it) has clean ends
+        ("drop": does not end with a format or control character). Else None.
+        """
+        code = ord(c)
+        if c in _PREPEND or c == "▁" or unicodedata.category(c)[0] not in "LNPS" or _composes(code):
+            return None
+        assert self._normalize is not None  # noqa: S101 - only where there is a normalizer
+        form = self._normalize(c)
+        if self.rule == "drop":
+            ok = not form or (form[-1] not in _PREPEND and unicodedata.category(form[-1]) not in ("Cc", "Cf"))
+        else:
+            ok = bool(form) and not _unclean(form[0]) and not _unclean(form[-1]) and form[-1] not in _PREPEND
+        return form if ok else None
+
+
+_UNSEEN = "\x00unseen"  # no normalized form of one character is this
+
+
+def _composes(code: int) -> bool:
+    """Characters that join a neighbour into one grapheme or compose with it.
+
+    Hangul jamo (conjoining, compatibility, halfwidth), regional indicators, emoji modifiers, halfwidth voiced marks.
+    """
+    return (
+        0x1100 <= code <= 0x11FF
+        or 0x3130 <= code <= 0x318F
+        or 0xA960 <= code <= 0xA97F
+        or 0xD7B0 <= code <= 0xD7FF
+        or 0xFFA0 <= code <= 0xFFDC
+        or 0x1F1E6 <= code <= 0x1F1FF
+        or 0x1F3FB <= code <= 0x1F3FF
+        or code in (0xFF9E, 0xFF9F)
+    )
 
 
 def _one_by_one(cache: WordCache, texts: Sequence[str]) -> Tokens:
