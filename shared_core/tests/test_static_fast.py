@@ -86,7 +86,9 @@ def _engine(enc: static2d.Encoder) -> StaticEngine:
 
 
 @pytest.mark.parametrize("fmt", ["model2vec", "sentence-transformers"])
-def test_ids_and_vectors_equal_hugging_face_whichever_path(family: tuple[str, Path, Path], fmt: str) -> None:
+def test_ids_and_vectors_equal_hugging_face_whichever_path(
+    family: tuple[str, Path, Path], fmt: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     kind, m2v_dir, st_dir = family
     m2v = fmt == "model2vec"
     path, folder = (m2v_dir, m2v_dir) if m2v else (st_dir, st_dir / "0_StaticEmbedding")
@@ -109,8 +111,9 @@ def test_ids_and_vectors_equal_hugging_face_whichever_path(family: tuple[str, Pa
     one_by_one = np.vstack([enc.encode([t]) for t in CORPUS])
     np.testing.assert_allclose(one_by_one, out[: len(CORPUS)], rtol=0, atol=1e-6)
 
-    # the plain Hugging Face path of static2d itself gives the same vectors
-    engine._fast, engine._cache, engine._joiner = None, None, None
+    # the plain Hugging Face path of static2d itself gives the same vectors (the shared engine restored after)
+    for path_attribute in ("_fast", "_cache", "_joiner"):
+        monkeypatch.setattr(engine, path_attribute, None)
     np.testing.assert_allclose(enc.encode(big), out, rtol=0, atol=1e-6)
 
 

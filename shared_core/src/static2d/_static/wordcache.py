@@ -37,13 +37,14 @@ import re
 import threading
 import unicodedata
 from collections.abc import Sequence
-from itertools import chain, repeat
+from itertools import repeat
 from typing import Any, Literal
 
 import numpy as np
 from tokenizers import Tokenizer
 
 from static2d._static import exact
+from static2d._static.joiner import Joiner
 from static2d._static.tokens import Ids, Tokens, assemble, from_rows, truncate
 
 Rule = Literal["drop", "space", "none"]
@@ -164,6 +165,8 @@ class WordCache:
         self._hf = Tokenizer.from_str(tokenizer.to_str())
         self._hf.no_truncation()
         self._hf.no_padding()
+        # New pieces are tokenized many to a string where that is proven to give each its own tokens (joiner.py).
+        self._joiner = Joiner.make(self._hf)
         normalizer = self._hf.normalizer
         self._normalize = normalizer.normalize_str if normalizer is not None else None
         # The piece after a space is tokenized with that space (Llama's normalizer puts a "▁" before every piece).
@@ -247,31 +250,34 @@ class WordCache:
     def tokenize(self, texts: Sequence[str]) -> Tokens:
         """(flat ids, tokens per text) exactly as the Hugging Face tokenizer gives them, with its truncation."""
         n = len(texts)
-        parts = [t.split(" ") for t in texts]
-        counts = np.fromiter(map(len, parts), dtype=np.intp, count=n)
-        pieces = list(chain.from_iterable(parts))
+        if n == 0:
+            return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.intp)
+        # every text's pieces, in order, from one split (a text of k spaces has k + 1 pieces)
+        counts = np.fromiter(map(str.count, texts, repeat(" ")), dtype=np.intp, count=n) + 1
+        pieces = " ".join(texts).split(" ")
         first_at = np.cumsum(counts) - counts
+        whole = None
         with self._lock:
-            words = self._look_up(parts, pieces, first_at)
+            words = self._look_up(pieces, first_at)
             if words is None:  # the cache was full: start afresh, and look up again (everything is new now)
                 self._reset()
-                words = self._look_up(parts, pieces, first_at, full_ok=True)
+                words = self._look_up(pieces, first_at, full_ok=True)
                 assert words is not None  # noqa: S101 - with full_ok
             lengths = self._lengths[words]
             starts = self._starts[words]
             unsafe = self._unsafe[words]
-            owner = np.repeat(np.arange(n), counts)
-            whole = np.zeros(n, dtype=bool)
-            whole[owner[unsafe]] = True
-            keep = ~whole[owner]
-            self.texts += n
-            self.texts_whole += int(whole.sum())
-            lengths, starts = lengths[keep], starts[keep]
+            if unsafe.any():  # those texts are left out here (no tokens), and tokenized whole below
+                owner = np.repeat(np.arange(n), counts)
+                whole = np.zeros(n, dtype=bool)
+                whole[owner[unsafe]] = True
+                lengths = np.where(whole[owner], 0, lengths)
             total = int(lengths.sum())
             shift = np.repeat(starts - (np.cumsum(lengths) - lengths), lengths)
             flat = self._ids[shift + np.arange(total)]
-        slots = np.bincount(owner[keep], weights=lengths, minlength=n).astype(np.intp)
-        if whole.any():
+            self.texts += n
+            self.texts_whole += 0 if whole is None else int(whole.sum())
+        slots = np.add.reduceat(lengths, first_at)
+        if whole is not None:
             # texts with a piece that may not be cut off at its spaces: Hugging Face tokenizes each whole
             where = np.flatnonzero(whole)
             rows = [
@@ -282,15 +288,15 @@ class WordCache:
             flat, slots = assemble(n, [(mine, (flat, slots[mine])), (where, (rest_flat, rest_slots))])
         return truncate(flat, slots, self.max_length, self.keep_end)
 
-    def _look_up(self, parts: list[list[str]], pieces: list[str], first_at: Ids, full_ok: bool = False) -> Ids | None:
+    def _look_up(self, pieces: list[str], first_at: Ids, full_ok: bool = False) -> Ids | None:
         """Each piece's number in the cache (pieces never seen are tokenized and added).
 
         None if the new pieces would fill the cache past MAX_PIECES, unless `full_ok` (one call's pieces, alone).
         """
         words = np.fromiter(map(self._later.get, pieces, repeat(-1)), dtype=np.intp, count=len(pieces))
         if not self._uniform:
-            firsts = [p[0] for p in parts]
-            words[first_at] = np.fromiter(map(self._first.get, firsts, repeat(-1)), dtype=np.intp, count=len(parts))
+            firsts = [pieces[i] for i in first_at.tolist()]
+            words[first_at] = np.fromiter(map(self._first.get, firsts, repeat(-1)), dtype=np.intp, count=len(firsts))
         missing = np.flatnonzero(words < 0)
         if missing.size == 0:
             return words
@@ -302,8 +308,10 @@ class WordCache:
         if self._pieces + len(new) > self.MAX_PIECES and not full_ok:
             return None
         inputs = [piece if first else self._prefix + piece for piece, first in new]
-        rows = [e.ids for e in self._hf.encode_batch_fast(inputs, add_special_tokens=False)]
-        self._add(new, rows)
+        if self._joiner is not None and len(inputs) > 1:
+            self._add(new, self._joiner.tokenize(inputs))
+        else:
+            self._add(new, from_rows([e.ids for e in self._hf.encode_batch_fast(inputs, add_special_tokens=False)]))
         later, starting = self._later, self._first
         if self._uniform:
             words[missing] = np.fromiter(map(later.__getitem__, (pieces[i] for i in missing.tolist())), np.intp)
@@ -311,7 +319,7 @@ class WordCache:
             words[missing] = [starting[pieces[i]] if i in at_start else later[pieces[i]] for i in missing.tolist()]
         return words
 
-    def _add(self, new: list[tuple[str, bool]], rows: list[list[int]]) -> None:
+    def _add(self, new: list[tuple[str, bool]], tokens: Tokens) -> None:
         """Store the ids of new pieces (growing the arrays as needed)."""
         size = self._pieces + len(new)
         if size > self._starts.size:
@@ -319,7 +327,7 @@ class WordCache:
             self._starts = np.resize(self._starts, grown)
             self._lengths = np.resize(self._lengths, grown)
             self._unsafe = np.resize(self._unsafe, grown)
-        flat, lengths = from_rows(rows)
+        flat, lengths = tokens
         total = self._filled + flat.size
         if total > self._ids.size:
             self._ids = np.resize(self._ids, max(total, 2 * self._ids.size))
