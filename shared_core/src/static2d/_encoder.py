@@ -496,8 +496,9 @@ def load(
         TypeError: An option of the wrong type (e.g. `dims=2.5`, `layers=True`).
         ValueError: An option out of range, an unknown model id or path, or model files static2d cannot read.
         OSError: The model is not cached and cannot be downloaded (offline).
-        ImportError: A transformer model without the `static2d-core[transformers]` extra installed (or, with
-            backend="onnx", without `static2d-core[onnx]`, or `[onnx-export]` for a graph not yet cached).
+        ImportError: A transformer model without the `transformers` extra installed (`static2d-core[transformers]`,
+            or the adapter's, e.g. `static2d-langchain[transformers]`; the message names the one in use), or, with
+            backend="onnx", without `static2d-core[onnx]` (or `[onnx-export]` for a graph not yet cached).
 
     Example:
         >>> import static2d

@@ -69,6 +69,8 @@ def _snapshot(
     )
 
     patterns = _ALLOW_PATTERNS + (_REMOTE_CODE_PATTERNS if trust_remote_code else [])
+    # Each error is raised `from None`: its message says what happened and what to do, and huggingface_hub's
+    # chained tracebacks (its HTTP layers) would only bury it. Their exception stays reachable as `__context__`.
     try:
         folder = snapshot_download(
             repo_id,
@@ -78,25 +80,33 @@ def _snapshot(
             allow_patterns=patterns,
             token=token,
         )
-    except GatedRepoError as e:
+    except GatedRepoError:
         msg = f"{repo_id!r} is a gated model: accept its terms on the hub and log in (`hf auth login`) first."
-        raise OSError(msg) from e
-    except RepositoryNotFoundError as e:
+        raise OSError(msg) from None
+    except RepositoryNotFoundError:
         msg = (
             f"No model {repo_id!r} on the Hugging Face hub (or it is private). Check the id, log in for a private "
             "model, or pass a local directory."
         )
-        raise ValueError(msg) from e
-    except RevisionNotFoundError as e:
+        raise ValueError(msg) from None
+    except RevisionNotFoundError:
         msg = f"Model {repo_id!r} has no revision {revision!r}. Pass an existing branch, tag or commit."
-        raise ValueError(msg) from e
+        raise ValueError(msg) from None
     except LocalEntryNotFoundError as e:
         offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in {"1", "true", "yes", "on"}
-        why = "HF_HUB_OFFLINE is set" if offline else ("local_files_only=True" if local_files_only else "no network")
+        why = "HF_HUB_OFFLINE is set" if offline else ("local_files_only=True" if local_files_only else _root_cause(e))
         msg = (
             f"Model {repo_id!r} is not in the local cache ({cache_folder or 'the default Hugging Face cache'}) and "
             f"cannot be downloaded ({why}). Download it once with network access (unset HF_HUB_OFFLINE / "
             "local_files_only), or pass the path of a local directory holding the model."
         )
-        raise OSError(msg) from e
+        raise OSError(msg) from None
     return Path(folder)
+
+
+def _root_cause(error: BaseException) -> str:
+    """The first exception of a chain, in one line: why the hub could not be reached (a timeout, a proxy, ...)."""
+    while (error.__cause__ or error.__context__) is not None:
+        error = error.__cause__ or error.__context__  # type: ignore[assignment]
+    text = " ".join(str(error).split())
+    return f"the hub could not be reached: {type(error).__name__}{': ' + text[:200] if text else ''}"

@@ -46,9 +46,9 @@ def load_onnx(description: TransformerDescription, options: Options, layers: int
         raise ValueError(msg)
     try:
         import onnxruntime  # noqa: F401 - checked before any export
-    except ImportError as e:
+    except ImportError:
         msg = f"backend='onnx' needs onnxruntime, which is not installed: {RUN_HINT} (or use backend='torch')."
-        raise ImportError(msg) from e
+        raise ImportError(msg) from None
     why = onnx_refusal(description)
     if why is not None:
         msg = f"{why}. Use backend='torch'."

@@ -54,11 +54,11 @@ class Grid(Protocol):
 def import_pyplot() -> Any:  # noqa: ANN401 - the matplotlib.pyplot module
     try:
         import matplotlib as mpl
-    except ImportError as e:
+    except ImportError:
         msg = (
             "Drawing the trade-off heatmap needs matplotlib, which is not installed: pip install 'static2d-core[plot]'."
         )
-        raise ImportError(msg) from e
+        raise ImportError(msg) from None
     mpl.use("Agg")  # files only, no window
     import matplotlib.pyplot as plt
 
