@@ -15,6 +15,7 @@ from static2d._onnx.head import dense_refusal
 from static2d._onnx.quantize import quantized
 from static2d._onnx.runtime import RUN_HINT, OnnxEngine, OnnxUnsupportedError
 from static2d._options import Options
+from static2d._torch.weights import check_transformer_weights
 
 
 def onnx_refusal(description: TransformerDescription) -> str | None:
@@ -56,8 +57,6 @@ def load_onnx(description: TransformerDescription, options: Options, layers: int
 
     def build(dest: Path) -> list[str]:
         require_export_tools(description.name)
-        from static2d._torch.weights import check_transformer_weights  # torch: only to export
-
         # before anything is exported or cached: weights that do not fit would export random layers
         tf_dir = description.pipeline.tf_dir
         check_transformer_weights(tf_dir, description.name, layers, trust_remote_code=options.trust_remote_code)
