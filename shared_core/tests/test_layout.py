@@ -19,6 +19,7 @@ FLOORS = {
     "_vectors": 0,
     "_precision": 0,
     "_checks": 0,
+    "_extras": 0,
     "_options": 1,
     "_fingerprint": 1,
     "_model": 2,
