@@ -5,8 +5,9 @@
 
 A thin call of the trade-off tool, `static2d.tradeoff` (also `python -m static2d tradeoff MODEL --data FILE`):
 quality is the Spearman x100 of cosine similarity against the gold scores of STS-B dev (data/sts-dev.csv), every
-text embedded once for the whole grid; speed is sentences/s, the best of interleaved timed calls per depth; size is bytes per stored
-float32 vector. The 2D-trained model (examples/make_2d_model.py) is drawn beside the plain one when it is built.
+text embedded once for the whole grid; speed is sentences/s, the best of interleaved timed calls per depth (the
+table says when the machine was too busy to trust it); size is bytes per stored float32 vector. The 2D-trained
+model (examples/make_2d_model.py) is drawn beside the plain one when it is built.
 """
 
 from __future__ import annotations
@@ -64,7 +65,7 @@ def run(
     results = []
     for name, path, depths in models:
         began = time.perf_counter()
-        print(f"\n--- {name}: every text once for the whole grid, then the depths timed in interleaved rounds", flush=True)
+        print(f"\n--- {name}: every text once for the whole grid, then the depths timed, interleaved", flush=True)
         sizes = dims if dims is None or depths is not None else [min(d, STATIC_DIMS) for d in dims]
         result = static2d.tradeoff(path, DATA / "sts-dev.csv", layers=depths, dims=sizes, limit=limit, backend=backend)
         print(result.table())

@@ -8,7 +8,7 @@ import importlib
 from collections.abc import Iterator
 from typing import Any
 
-from static2d._install import install_hint
+from static2d._extras import install_hint
 
 # Where each encoder family keeps its list of layers, relative to the Hugging Face base model.
 # BERT / RoBERTa / XLM-R / MPNet / E5 / BGE: encoder.layer; DistilBERT: transformer.layer; ModernBERT: layers.
