@@ -58,7 +58,10 @@ def _bert_folder(folder: Path) -> Path:
 def test_a_transformer_without_the_extra_is_one_message(tmp_path: Path) -> None:
     model = _bert_folder(tmp_path / "bert")
     # sys.modules[name] = None: an import of it fails as if it were not installed
-    code = f"import sys; sys.modules['sentence_transformers'] = None\nimport static2d; static2d.load({str(model)!r})"
+    code = (
+        "import sys; sys.modules['sentence_transformers'] = None\n"
+        f"import static2d; static2d.load({str(model)!r}, backend='torch')"
+    )
     printed = run_python(code, home=tmp_path, env={"STATIC2D_ONNX_CACHE": str(tmp_path / "onnx")})
     assert printed.tracebacks == 1, printed.stderr
     assert printed.last_line == NO_EXTRA
@@ -78,7 +81,7 @@ def test_a_transformer_without_the_extra_is_one_message(tmp_path: Path) -> None:
         ("cache_dir", "/models", "use the static2d option cache_folder='/models' instead."),
         ("max_seq_length", 128, "use the static2d option max_length=128 instead."),
         ("embed_batch_size", 64, "use the static2d option batch_size=64 instead."),
-        ("use_auth_token", "hf_x", "use the static2d option token='hf_x' instead."),
+        ("use_auth_token", "hf_x", "use the static2d option token=<your token> instead."),  # never its value
         (
             "prompts",
             {"query": "query: ", "passage": "passage: "},
@@ -134,3 +137,14 @@ def test_names_the_adapter_takes_are_not_refused() -> None:
     assert peer_option_message("Encoder", "dims", 64, CORE_OPTIONS) is None
     assert peer_option_message("Encoder", "not_an_option", 1, CORE_OPTIONS) is None
     assert not set(PEER_OPTIONS) & set(CORE_OPTIONS)  # a peer's name is never one of static2d's own
+
+
+def test_an_adapter_spells_the_value_its_own_way() -> None:
+    spell = {"device": lambda value: f"ComponentDevice.from_str({value!r})"}
+    msg = peer_option_message("Static2DTextEmbedder", "model_kwargs", {"device": "cuda:1"}, CORE_OPTIONS, spell=spell)
+    assert msg is not None
+    assert msg.endswith("use the static2d option device=ComponentDevice.from_str('cuda:1') instead.")
+    msg = peer_option_message("Encoder", "model_kwargs", {"token": "hf_NotShown", "device": "cpu"}, CORE_OPTIONS)
+    assert msg is not None
+    assert "hf_NotShown" not in msg
+    assert msg.endswith("use the static2d options token=<your token>, device='cpu' instead.")

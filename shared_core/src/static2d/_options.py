@@ -442,7 +442,13 @@ def _translate(name: str, value: object, takes: Collection[str]) -> tuple[dict[s
     return {}, [name] if peer.use else []
 
 
-def peer_option_message(owner: str, name: str, value: object, takes: Collection[str]) -> str | None:
+def peer_option_message(
+    owner: str,
+    name: str,
+    value: object,
+    takes: Collection[str],
+    spell: Mapping[str, Callable[[object], str]] | None = None,
+) -> str | None:
     """The refusal of another embedder's option `name=value` by `owner`, naming the static2d option(s) to use.
 
     Args:
@@ -450,6 +456,8 @@ def peer_option_message(owner: str, name: str, value: object, takes: Collection[
         name: The option given.
         value: Its value (a dict option is translated entry by entry).
         takes: Every option `owner` takes: a name it takes is not refused, and only these are suggested.
+        spell: How `owner` writes the value of an option, where it is not the plain value (Haystack's
+            `device=ComponentDevice.from_str('cuda')`). A token's value is never written.
 
     Returns:
         The message of the TypeError to raise, or None when `name` is not another embedder's option name (or is
@@ -460,12 +468,13 @@ def peer_option_message(owner: str, name: str, value: object, takes: Collection[
         Static2DEmbeddings has no option 'truncate_dim' (an option of sentence-transformers and Haystack's \
 SentenceTransformers embedders): use the static2d option dims=128 instead.
     """
+    spelling = {"token": lambda _: "<your token>", **(spell or {})}
     peer = PEER_OPTIONS.get(name)
     if peer is None or name in takes:
         return None
     head = f"{owner} has no option {name!r} (an option of {peer.origin})"
     options, missing = _translate(name, value, takes)
-    shown = ", ".join(f"{option}={item!r}" for option, item in options.items())
+    shown = ", ".join(f"{option}={spelling.get(option, repr)(item)}" for option, item in options.items())
     if options:
         msg = f"{head}: use the static2d option{'s' if len(options) > 1 else ''} {shown} instead."
         if missing:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import os
 import textwrap
 from collections.abc import Callable, Mapping
@@ -52,6 +53,11 @@ COMMON_OPTIONS = tuple(option.name for option in static2d.OPTIONS)
 
 # Haystack's own types for two options: a ComponentDevice, and a Secret (read from HF_API_TOKEN / HF_TOKEN).
 HAYSTACK_TYPED = ("device", "token")
+# ... and how a message writes them
+HAYSTACK_SPELLING: dict[str, Callable[[object], str]] = {
+    "device": lambda value: f"ComponentDevice.from_str({value!r})",
+    "token": lambda _: 'Secret.from_env_var("HF_TOKEN")',
+}
 
 
 def document_options(init: Callable[..., None]) -> None:
@@ -71,6 +77,18 @@ class Static2DComponent:
     # two of them its own way.
     device: ComponentDevice | None
     token: Secret | None
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:  # noqa: ANN401 - any arguments, as `__init__` takes them
+        # Before `__init__`, which would only say "unexpected keyword argument": another embedder's option name
+        # (`model_kwargs`, `progress_bar`, ...) is refused with the static2d option to use instead. The typed
+        # signatures stay the options, declared once.
+        del args
+        takes = [name for name in inspect.signature(cls.__init__).parameters if name != "self"]
+        for name, value in kwargs.items():
+            msg = static2d.peer_option_message(cls.__name__, name, value, takes, spell=HAYSTACK_SPELLING)
+            if msg is not None:
+                raise TypeError(msg)
+        return super().__new__(cls)
 
     def __init__(self, **options: Any) -> None:  # noqa: ANN401 - the core's options, each of its own type
         """Keep the core's options (every name of `COMMON_OPTIONS`) and make the lazy core encoder.
