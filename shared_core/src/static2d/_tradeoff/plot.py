@@ -65,6 +65,13 @@ def import_pyplot() -> Any:  # noqa: ANN401 - the matplotlib.pyplot module
     return plt
 
 
+def _count(value: float) -> str:
+    """A tick label: 300, 10k, 2M."""
+    if value >= 1_000_000:
+        return f"{value / 1_000_000:,.0f}M"
+    return f"{value / 1000:,.0f}k" if value >= 10_000 else f"{value:,.0f}"
+
+
 @dataclass(frozen=True)
 class _SpeedScale:
     """One speed axis for every panel, so bar lengths compare across models: linear, or log over a wide range."""
@@ -129,7 +136,7 @@ def _panel(
     bars.set_xlim(speed.low, speed.high)  # the same for every model
     for i, v in enumerate(speeds):
         bars.text(v, i, f" {v:,.0f}", va="center", ha="left", fontsize=8)
-    bars.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v / 1000:,.0f}k" if v >= 10_000 else f"{v:,.0f}"))
+    bars.xaxis.set_major_formatter(FuncFormatter(lambda v, _: _count(v)))
     bars.set_xlabel("sentences/s" + (" (log scale)" if speed.log else ""))
     bars.set_title("speed per depth" if getattr(result, "speeds_trusted", True) else "speed (machine busy)", fontsize=9)
     bars.tick_params(axis="x", labelsize=7)

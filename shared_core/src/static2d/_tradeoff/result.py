@@ -17,7 +17,7 @@ from static2d._tradeoff.data import METRIC_NAMES, Metric
 from static2d._tradeoff.plot import fmt, plot
 
 _TOLERANCES = (0.01, 0.05, 0.10)
-SPREAD_TRUSTED = 0.15  # repeats further apart than this (median vs best): the machine was busy
+SPREAD_TRUSTED = 0.15  # timed samples further apart than this (median vs best): the machine was busy
 
 
 def machine() -> str:
@@ -91,8 +91,8 @@ class Tradeoff:
     quality: dict[tuple[int | None, int], float]
     speed: dict[int | None, float]  # sentences/s per depth: the best of interleaved timed calls
     machine: str = field(default_factory=machine)
-    speed_rounds: int = 1  # timed calls per depth, at least
-    speed_spread: float = 0.0  # the largest (median / best - 1) of a depth's timed calls: near 0 when quiet
+    speed_rounds: int = 1  # timed samples per depth, at least
+    speed_spread: float = 0.0  # the largest (median / best - 1) of a depth's timed samples: near 0 when quiet
 
     @property
     def name(self) -> str:
@@ -101,7 +101,7 @@ class Tradeoff:
 
     @property
     def speeds_trusted(self) -> bool:
-        """Whether the speeds can be trusted: repeats within 15% of each other, and fewer layers never slower."""
+        """Whether the speeds can be trusted: timed samples within 15% of each other, and fewer layers never slower."""
         ordered = [self.speed[n] for n in sorted(n for n in self.layers if n is not None)]
         inverted = any(fast < 0.97 * slow for fast, slow in itertools.pairwise(ordered))  # 3%: timing noise
         return self.speed_spread <= SPREAD_TRUSTED and not inverted
@@ -109,13 +109,13 @@ class Tradeoff:
     def speed_note(self) -> str:
         """How the speeds were timed, and whether the machine was too busy to trust them."""
         note = (
-            f"sentences/s: best of {self.speed_rounds}+ timed calls per depth, in interleaved rounds; repeats "
+            f"sentences/s: best of {self.speed_rounds}+ timed samples per depth, in interleaved rounds; samples "
             f"spread up to {self.speed_spread:.0%}"
         )
         if self.speeds_trusted:
             return note
         return (
-            f"{note}. The machine was too busy to trust the speeds (repeats more than {SPREAD_TRUSTED:.0%} apart, "
+            f"{note}. The machine was too busy to trust the speeds (samples more than {SPREAD_TRUSTED:.0%} apart, "
             "or fewer layers timed slower than more): compare them only on a quiet machine."
         )
 

@@ -10,6 +10,7 @@ extra `static2d-core[plot]`).
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from collections.abc import Sequence
@@ -49,33 +50,44 @@ def _truncate(vectors: npt.NDArray[np.float32], dims: int) -> npt.NDArray[np.flo
     return normalize_rows(np.array(vectors[:, :dims], dtype=np.float32))
 
 
+_SAMPLE_SECONDS = 0.02  # a timed sample repeats a call that is quicker than this, so timer noise does not count
+
+
 def _speeds(
     encoders: dict[int | None, Encoder], texts: list[str], min_seconds: float, rounds: int, progress: bool
 ) -> tuple[dict[int | None, float], float]:
-    """Sentences/s of each encoder on `texts`, and how far its repeats spread.
+    """Sentences/s of each encoder on `texts`, and how far its repeated timings spread.
 
     The encoders are timed in interleaved rounds (each once per round, every other round in reverse order), so
     a burst of load from elsewhere hits every depth alike instead of one, and the ordering of the depths holds.
-    Each gets at least `rounds` timed calls and `min_seconds` of them; its best call counts. The spread is the
-    largest (median / best - 1) over the encoders: near 0 on a quiet machine.
+    Each gets at least `rounds` timed samples and `min_seconds` of them; its best sample counts. A sample repeats
+    the call enough times to last `_SAMPLE_SECONDS` (a static model embeds a few hundred texts in a millisecond).
+    The spread is the largest (median / best - 1) over the encoders: near 0 on a quiet machine.
     """
-    for encoder in encoders.values():
+    repeats: dict[int | None, int] = {}
+    for key, encoder in encoders.items():
         encoder.encode(texts[:8])  # warm-up: first-call costs (allocations, caches) are not speed
+        began = time.perf_counter()
+        encoder.encode(texts)
+        repeats[key] = max(1, math.ceil(_SAMPLE_SECONDS / max(time.perf_counter() - began, 1e-9)))
     times: dict[int | None, list[float]] = {key: [] for key in encoders}
+    spent = dict.fromkeys(encoders, 0.0)
     order = list(encoders)
     bar = None
     if progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=rounds * len(order), desc="Timing each depth (interleaved rounds)", unit="call")
+        bar = tqdm(total=rounds * len(order), desc="Timing each depth (interleaved rounds)", unit="sample")
     done = 0
-    while done < rounds or min(sum(t) for t in times.values()) < min_seconds:
+    while done < rounds or min(spent.values()) < min_seconds:
         for key in order if done % 2 == 0 else order[::-1]:
             began = time.perf_counter()
-            encoders[key].encode(texts)
-            times[key].append(time.perf_counter() - began)
-            if bar is not None:
-                bar.total = max(bar.total, bar.n + 1)
+            for _ in range(repeats[key]):
+                encoders[key].encode(texts)
+            elapsed = time.perf_counter() - began
+            spent[key] += elapsed
+            times[key].append(elapsed / repeats[key])
+            if bar is not None and done < rounds:  # the rounds planned; more only until min_seconds are spent
                 bar.update()
         done += 1
     if bar is not None:
