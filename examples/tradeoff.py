@@ -34,8 +34,9 @@ def static_model() -> Path:
     began = time.perf_counter()
     print(
         "static model: distilling all-MiniLM-L6-v2 with model2vec, once (then cached): every one of its ~30,000 "
-        "tokens through the transformer, then PCA to 256 dims. About 1-4 min on 2 CPU cores, longer on a busy "
-        "machine; model2vec's bar below counts the tokens and shows the time left.",
+        "tokens through the transformer, then PCA to 256 dims. About 3 min on 2 busy CPU cores (135-200 s measured "
+        "on a 2-core Xeon with AVX-512 under load), less on more cores; model2vec's bar below counts the tokens and "
+        "shows the time left.",
         flush=True,
     )
     quiet_loading()
