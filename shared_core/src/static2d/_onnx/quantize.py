@@ -1,6 +1,6 @@
 """quantize="int8": the cut graph with int8 weights, made by ONNX Runtime from the float graph, cached beside it.
 
-The method was chosen by measurement on all-MiniLM-L6-v2 (benchmarks/bench_onnx.py; the README's Performance):
+The method was chosen by measurement on all-MiniLM-L6-v2 (benchmarks/bench_onnx.py; docs/performance.md):
 dynamic quantization with per-channel int8 weights (activations quantized per batch at run time) is the fastest
 of ONNX Runtime's int8 methods on an AVX2 CPU that keeps the vectors close to float; per-tensor weights bend some
 vectors (min cosine to float ~0.78), and static QDQ quantization needs calibration texts and was slower here.
