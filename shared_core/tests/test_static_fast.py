@@ -238,3 +238,44 @@ def test_word_cache_is_shared_safely_by_threads_and_starts_afresh_when_full(
     _, expected = _reference(m2v_dir, texts, m2v=True, max_length=MAX_LENGTH + 3)
     np.testing.assert_allclose(enc.encode(texts), expected, rtol=1e-4, atol=1e-5)
     assert_threads_match_serial(enc, texts[:400])
+
+
+@pytest.mark.parametrize("limit", [1, 2, 3])
+def test_a_batch_uses_at_most_the_thread_limit_and_the_vectors_do_not_depend_on_it(
+    limit: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Workers and pooling helpers together never exceed static2d's thread limit (a Ray actor's CPUs, set_limit);
+    a big batch (in pieces) and a small one (pooled in parts) give the vectors of one thread, bit for bit."""
+    import threading
+
+    from static2d import _threads
+    from static2d._static import engine as engine_module
+    from static2d._static import pool as pool_module
+
+    enc = static2d.load(family_model("unigram-precompiled"), normalize=False)
+    big, small = multilingual_texts(13_000, seed=4), multilingual_texts(3000, seed=5)
+    monkeypatch.setattr(_threads, "limit", lambda: 1)
+    expected = [enc.encode(big), enc.encode(small)]
+
+    alive, most = [1], [1]  # the caller's thread counts
+    lock = threading.Lock()
+
+    class Counted(threading.Thread):
+        def run(self) -> None:
+            with lock:
+                alive[0] += 1
+                most[0] = max(most[0], alive[0])
+            try:
+                super().run()
+            finally:
+                with lock:
+                    alive[0] -= 1
+
+    monkeypatch.setattr(engine_module.threading, "Thread", Counted)
+    monkeypatch.setattr(pool_module.threading, "Thread", Counted)
+    monkeypatch.setattr(_threads, "limit", lambda: limit)
+    for texts, vectors in zip([big, small], expected, strict=True):
+        np.testing.assert_array_equal(enc.encode(texts), vectors)
+    assert most[0] <= limit
+    if limit > 1:
+        assert most[0] > 1  # the cores are used

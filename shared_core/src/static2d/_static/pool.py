@@ -77,15 +77,21 @@ def pool(table: npt.NDArray[np.float32], flat: Ids, slots: Ids, dims: int, threa
 def _pool_into(  # noqa: PLR0917 - private, the parts of one pooling
     out: npt.NDArray[np.float32], table: npt.NDArray[np.float32], flat: Ids, starts: Ids, slots: Ids, dims: int
 ) -> None:
-    """Write each text's sum of token vectors into `out` (texts `starts`/`slots` of `flat`)."""
+    """Write each text's sum of token vectors into `out` (texts `starts`/`slots` of `flat`).
+
+    The rows are gathered into one buffer made once per call (no memory handed back and forth with the system per
+    block: that page-faults, and serializes threads on the process's memory map).
+    """
     n = len(slots)
+    budget = max(1, BLOCK_BYTES // (4 * dims))  # token vectors per block
+    buffer = np.empty((budget, dims), dtype=np.float32)
     if n == 1:
         if slots[0]:
-            out[0] = sum_rows(table, flat[int(starts[0]) : int(starts[0] + slots[0])], dims)
+            out[0] = sum_rows(table, flat[int(starts[0]) : int(starts[0] + slots[0])], dims, buffer)
         return
     order = np.argsort(slots, kind="stable")
     lengths, starts = slots[order], starts[order]
-    budget = max(1, BLOCK_BYTES // (4 * dims))  # token vectors per block
+    sums = np.empty((budget, dims), dtype=np.float32)
     first = int(np.searchsorted(lengths, 1))  # texts without tokens stay zero
     last = int(np.searchsorted(lengths, budget, side="right"))  # longer texts: summed a piece at a time
     runs = np.flatnonzero(np.diff(lengths[first:last])) + first + 1
@@ -95,16 +101,28 @@ def _pool_into(  # noqa: PLR0917 - private, the parts of one pooling
         step = budget // length
         for s in range(a, b, step):
             e = min(b, s + step)
-            out[order[s:e]] = table[flat[starts[s:e, None] + width]].sum(axis=1)
+            k = e - s
+            rows = buffer[: k * length]
+            np.take(table, flat[starts[s:e, None] + width].ravel(), axis=0, out=rows, mode="clip")
+            np.sum(rows.reshape(k, length, dims), axis=1, out=sums[:k])
+            out[order[s:e]] = sums[:k]
     for i in range(last, n):
         start, length = int(starts[i]), int(lengths[i])
-        out[order[i]] = sum_rows(table, flat[start : start + length], dims)
+        out[order[i]] = sum_rows(table, flat[start : start + length], dims, buffer)
 
 
-def sum_rows(table: npt.NDArray[np.float32], ids: Ids, dims: int) -> npt.NDArray[np.float32]:
-    """Sum of the table rows `ids`, a block at a time."""
+def sum_rows(
+    table: npt.NDArray[np.float32], ids: Ids, dims: int, buffer: npt.NDArray[np.float32] | None = None
+) -> npt.NDArray[np.float32]:
+    """Sum of the table rows `ids`, a block at a time (gathered into `buffer`, if given)."""
     step = max(1, BLOCK_BYTES // (4 * dims))
+    if buffer is None:
+        buffer = np.empty((min(step, max(1, len(ids))), dims), dtype=np.float32)
+    step = min(step, len(buffer))
     total = np.zeros(dims, dtype=np.float32)
     for p in range(0, len(ids), step):
-        total += table[ids[p : p + step]].sum(axis=0)
+        part = ids[p : p + step]
+        rows = buffer[: len(part)]
+        np.take(table, part, axis=0, out=rows, mode="clip")
+        total += rows.sum(axis=0)
     return total
