@@ -93,7 +93,7 @@ class StaticEngine:
 
         A token the model drops (model2vec drops the unknown token) is removed, and not counted.
         """
-        if self._char_cap is not None:
+        if self._char_cap is not None and texts and max(map(len, texts)) > self._char_cap:
             cap = self._char_cap
             texts = [t[:cap] for t in texts]
         if self._fast is None:
