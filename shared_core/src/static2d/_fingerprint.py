@@ -2,7 +2,9 @@
 
 Store `encoder.describe()` (the readable fields and the fingerprint, all str) with an index when it is built,
 and call `check_fingerprint(stored, encoder)` before querying it: a different model, `layers`, `dims`, prompt,
-`normalize`, `max_length` or `precision` is refused with a message saying what changed and what to do.
+`normalize`, `max_length`, `precision` or `dtype` is refused with a message saying what changed and what to do.
+Where the model runs (`device`, `backend`) is shown, not hashed: the same model and settings give the same vectors
+on a GPU and on the CPU (float32).
 """
 
 from __future__ import annotations
@@ -32,9 +34,25 @@ HASHED = (
     "quantize",
     "precision",
     "ranges",
+    "dtype",
 )
+# Hashed fields added after the first recipe, and the value every fingerprint made before them meant: a field at
+# that value is left out of the hash, so an index built before the field existed still matches.
+_IMPLIED = {"dtype": "float32"}
+# Fields shown beside the hashed ones, not hashed: the model as given, and where it ran.
+SHOWN = ("source", "device", "backend")
 # Fields a user sets as a load() option of the same name; a mismatch there can be answered by setting it back.
-_OPTIONS = ("layers", "dims", "normalize", "query_prompt", "document_prompt", "max_length", "quantize", "precision")
+_OPTIONS = (
+    "layers",
+    "dims",
+    "normalize",
+    "query_prompt",
+    "document_prompt",
+    "max_length",
+    "quantize",
+    "precision",
+    "dtype",
+)
 # What a model's vectors depend on in its folder: weights, configs, tokenizers (not READMEs or other runtimes).
 _MODEL_SUFFIXES = (".json", ".safetensors", ".txt", ".model")
 _SNAPSHOT = re.compile(r"^[0-9a-f]{40}$")
@@ -82,7 +100,8 @@ def fingerprint_of(fields: Mapping[str, str]) -> str:
         >>> fingerprint_of({name: "" for name in HASHED})[:5]
         's2d1-'
     """
-    canonical = json.dumps([[name, str(fields[name])] for name in HASHED], ensure_ascii=True)
+    hashed = [name for name in HASHED if _IMPLIED.get(name) != str(fields[name])]
+    canonical = json.dumps([[name, str(fields[name])] for name in hashed], ensure_ascii=True)
     return f"{_VERSION}-{hashlib.sha256(canonical.encode()).hexdigest()[:16]}"
 
 
@@ -100,6 +119,9 @@ def describe_fields(
     quantize: str | None,
     precision: str,
     ranges: str,
+    dtype: str = "float32",
+    device: str = "cpu",
+    backend: str = "",
 ) -> dict[str, str]:
     """The readable fields (all str, so any vector store's metadata takes them) and their fingerprint."""
     fields = {
@@ -115,6 +137,9 @@ def describe_fields(
         "quantize": "none" if quantize is None else quantize,
         "precision": precision,
         "ranges": ranges,
+        "dtype": dtype,
+        "device": device,
+        "backend": backend,
     }
     return {"fingerprint": fingerprint_of(fields), **fields}
 
@@ -165,7 +190,9 @@ def check_fingerprint(stored: str | Mapping[str, object], encoder: Described) ->
         raise ValueError(msg)
     if str(stored["fingerprint"]) == current["fingerprint"]:
         return
-    changed = [name for name in HASHED if name in stored and str(stored[name]) != current[name]]
+    # a field stored before it existed (dtype) meant its implied value
+    before = {name: str(stored[name]) if name in stored else _IMPLIED.get(name) for name in HASHED}
+    changed = [name for name in HASHED if before[name] is not None and before[name] != current[name]]
     if not changed:
         msg = (
             f"This index was built by an embedder with fingerprint {stored['fingerprint']}, this embedder's is "
@@ -173,8 +200,8 @@ def check_fingerprint(stored: str | Mapping[str, object], encoder: Described) ->
             "embedder."
         )
         raise FingerprintMismatchError(msg)
-    what = "; ".join(_change(name, str(stored[name]), current[name], stored, current) for name in changed)
-    back = [f"{name}={_as_option(name, str(stored[name]))}" for name in changed if name in _OPTIONS]
+    what = "; ".join(_change(name, str(before[name]), current[name], stored, current) for name in changed)
+    back = [f"{name}={_as_option(name, str(before[name]))}" for name in changed if name in _OPTIONS]
     if "model" in changed or "kind" in changed:
         back.insert(0, f"model={str(stored.get('source', stored['model']))!r}")
     instead = f", or query with {', '.join(back)}" if back and "ranges" not in changed else ""
