@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import static2d
-from static2d._fingerprint import HASHED, model_identity
+from static2d._fingerprint import HASHED, SHOWN, model_identity
 from static2d_testkit import make_static_model
 
 TEXTS = ["A panda eats bamboo.", "What is the capital of France?"]
@@ -33,7 +33,8 @@ def test_same_options_same_fingerprint_in_another_process(static_path: Path):
 
 def test_describe_is_readable_and_all_str(static_path: Path):
     fields = static2d.load(static_path, dims=32, precision="int8").describe()
-    assert set(fields) == {"fingerprint", "source", *HASHED}
+    assert set(fields) == {"fingerprint", *SHOWN, *HASHED}
+    assert (fields["device"], fields["backend"], fields["dtype"]) == ("cpu", "numpy", "float32")
     assert all(isinstance(value, str) for value in fields.values())
     assert fields["dims"] == "32"
     assert fields["layers"] == "none"
