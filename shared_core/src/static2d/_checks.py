@@ -72,18 +72,48 @@ def check_sizes(values: object, name: str, maximum: int, *, hint: str = "") -> l
     return sorted(out)
 
 
-def check_texts(texts: object) -> list[str]:
-    """Validate the input of `encode`: a list (or other sequence) of str."""
+def check_texts(texts: object, method: str = "encode") -> list[str]:
+    """Validate the texts given to `method`: a list (or other sequence) of str; returns them as a list.
+
+    The one check of input texts: the encoder and every adapter call it, so a single str, a generator or a
+    non-str item is refused with the same words everywhere.
+
+    Example:
+        >>> check_texts(["a", "b"])
+        ['a', 'b']
+    """
     if isinstance(texts, str):
-        msg = "encode() takes a list of texts, got a single str. Wrap it in a list: encode([text])."
+        msg = (
+            f"{method}() takes a list of texts, got a single str (it would be embedded character by character). "
+            f"Wrap it in a list: {method}([text])."
+        )
         raise TypeError(msg)
     if not isinstance(texts, Sequence) and not isinstance(texts, np.ndarray):
-        msg = f"encode() takes a list of str, got {type(texts).__name__}. Pass list(texts)."
+        msg = f"{method}() takes a list of str, got {type(texts).__name__} ({texts!r:.60})."
+        if texts is not None and hasattr(texts, "__iter__"):
+            msg += " Pass list(texts)."
         raise TypeError(msg)
     items = texts if type(texts) is list else list(texts)  # a list is read, not copied
     if not all(type(t) is str for t in items):
         for i, t in enumerate(items):
             if not isinstance(t, str):
-                msg = f"encode() takes a list of str, but item {i} is a {type(t).__name__} ({t!r:.60}). Pass text only."
+                msg = (
+                    f"{method}() takes a list of str, but item {i} is a {type(t).__name__} ({t!r:.60}). Pass text only."
+                )
                 raise TypeError(msg)
     return items
+
+
+def check_text(text: object, method: str) -> str:
+    """Validate the one text given to `method` (a str).
+
+    Example:
+        >>> check_text("a", "embed_query")
+        'a'
+    """
+    if not isinstance(text, str):
+        msg = f"{method}() takes one text (a str), got {type(text).__name__} ({text!r:.60})."
+        if isinstance(text, (list, tuple)):
+            msg += " For several texts, pass a list to the method that embeds several."
+        raise TypeError(msg)
+    return text

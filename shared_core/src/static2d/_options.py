@@ -1,18 +1,18 @@
-"""The options: one typed description of each, their checks, and the validated `Options` of an encoder.
+"""The options: the one registry (`Options`), their types and checks, and `OPTIONS` derived from it.
 
-Each `Option` has a name, type, default, doc, the model kinds it applies to, and its check.
-
-`static2d.load`'s signature and every adapter's fields are tested against `OPTIONS`, so an option is added here
-first, and the adapters follow.
+Adding an option takes one field of `Options` (type, default, doc, check), one keyword of `load`, and one typed
+declaration per adapter; `load`'s signature and every adapter are tested against `OPTIONS` in name, type (Literal
+values included), default and doc.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import types
 from collections.abc import Callable
-from dataclasses import dataclass, fields, replace
-from typing import Literal
+from dataclasses import dataclass, field, fields, replace
+from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
 from static2d._checks import check_size
 from static2d._precision import Precision, check_precision
@@ -114,189 +114,142 @@ def _token(value: object, name: str) -> object:
     return value
 
 
+def _precision(value: object, name: str) -> object:
+    del name  # check_precision names the option itself
+    return check_precision(value)
+
+
+def _option(
+    default: object,
+    doc: str,
+    check: Callable[[object, str], object],
+    *,
+    applies_to: tuple[ModelKind, ...] = _BOTH,
+) -> Any:  # noqa: ANN401 - a dataclass field, typed by its annotation
+    return field(default=default, metadata={"doc": doc, "check": check, "applies_to": applies_to})
+
+
 @dataclass(frozen=True)
-class Option:
-    """One option of `static2d.load`, taken under the same name by every adapter."""
+class Options:
+    """The registry of static2d's options, and the checked options of one encoder (paths as str, sizes as int).
 
-    name: str
-    type: str  # as the signature spells it
-    default: object
-    doc: str
-    applies_to: tuple[ModelKind, ...]
-    check: Callable[[object, str], object]
+    Each field is one option: its annotation is the option's type, its default the option's default, and its
+    metadata the doc, the check and the model kinds it applies to. `OPTIONS` lists them for `load`, the adapters
+    and the docs. The token never shows in the repr.
+    """
 
-
-OPTIONS: tuple[Option, ...] = (
-    Option(
-        "model",
-        "str | os.PathLike[str]",
+    model: str = _option(
         DEFAULT_MODEL,
         "A Hugging Face hub id or a local directory: a model2vec model, a sentence-transformers model whose first "
         "module is StaticEmbedding, or a sentence-transformers / Hugging Face (2D-Matryoshka) transformer.",
-        _BOTH,
         _model,
-    ),
-    Option(
-        "dims",
-        "int | None",
+    )
+    dims: int | None = _option(
         None,
         "Keep the first `dims` output dimensions (Matryoshka), then re-normalise. None: all.",
-        _BOTH,
         _size("number of output dimensions"),
-    ),
-    Option(
-        "layers",
-        "int | None",
+    )
+    layers: int | None = _option(
         None,
         "Transformer only: run (and keep in memory) only the first `layers` layers. None: all.",
-        _TRANSFORMER,
         _size("number of transformer layers"),
-    ),
-    Option("normalize", "bool", True, "Scale each embedding to unit length.", _BOTH, _flag),
-    Option(
-        "batch_size",
-        "int | None",
+        applies_to=_TRANSFORMER,
+    )
+    normalize: bool = _option(
+        True,
+        "Scale each embedding to unit length.",
+        _flag,
+    )
+    batch_size: int | None = _option(
         None,
-        "Texts per batch. None: static2d's default for the kind of model (16384 static, 32 transformer).",
-        _BOTH,
+        "Texts per batch, at most. None: static2d's default for the kind of model (16384 static, 32 transformer "
+        "on ONNX, 4096 on torch, whose batches also hold at most 65,536 padded tokens on an accelerator, 8,192 on "
+        "the CPU).",
         _size("number of texts"),
-    ),
-    Option(
-        "device",
-        "str | None",
+    )
+    device: str | None = _option(
         None,
         "Transformer only: torch device ('cpu', 'cuda', ...). None: the best accelerator torch sees (cuda, mps, "
         "...), else the CPU. Static models run on the CPU with numpy.",
-        _TRANSFORMER,
         _device,
-    ),
-    Option(
-        "revision",
-        "str | None",
+        applies_to=_TRANSFORMER,
+    )
+    revision: str | None = _option(
         None,
         "Hub branch, tag or commit.",
-        _BOTH,
         _of_type((str,), "a branch, tag or commit, or None"),
-    ),
-    Option(
-        "cache_folder",
-        "str | None",
+    )
+    cache_folder: str | None = _option(
         None,
         "Where hub downloads are cached. None: the Hugging Face cache.",
-        _BOTH,
         _path("a directory path or None"),
-    ),
-    Option("local_files_only", "bool", False, "Never touch the network; use cached files only.", _BOTH, _flag),
-    Option(
-        "trust_remote_code",
-        "bool",
+    )
+    local_files_only: bool = _option(
+        False,
+        "Never touch the network; use cached files only.",
+        _flag,
+    )
+    trust_remote_code: bool = _option(
         False,
         "Allow a transformer's own modelling code from the hub to run.",
-        _TRANSFORMER,
         _flag,
-    ),
-    Option(
-        "query_prompt",
-        "str | None",
+        applies_to=_TRANSFORMER,
+    )
+    query_prompt: str | None = _option(
         None,
         "Put before each query by encode_query. None: the model's saved 'query' prompt, if any.",
-        _BOTH,
         _of_type((str,), "a str or None"),
-    ),
-    Option(
-        "document_prompt",
-        "str | None",
+    )
+    document_prompt: str | None = _option(
         None,
         "Put before each document by encode_document. None: the model's saved document prompt, if any.",
-        _BOTH,
         _of_type((str,), "a str or None"),
-    ),
-    Option(
-        "max_length",
-        "int | None",
+    )
+    max_length: int | None = _option(
         None,
         "Tokens kept per text. None: the model's own setting (model2vec: its max_length; StaticEmbedding: no "
         "limit; transformer: its max_seq_length).",
-        _BOTH,
         _size("number of tokens"),
-    ),
-    Option(
-        "token",
-        "str | bool | None",
+    )
+    token: str | bool | None = _option(
         None,
         "Hugging Face token for a private or gated model. None: the logged-in one (HF_TOKEN), if any. Never "
         "shown, logged, pickled or serialised.",
-        _BOTH,
         _token,
-    ),
-    Option(
-        "backend",
-        "Literal['auto', 'torch', 'onnx']",
+    )
+    backend: Backend = _option(
         "auto",
         "Transformer only: 'torch' (sentence-transformers' modules, run by static2d), 'onnx' (ONNX Runtime on the "
         "CPU, on a graph cut to `layers`), or 'auto' (torch on a machine with an accelerator, or with a device or "
         "dtype that needs it; else ONNX where onnxruntime is installed and the graph is cached or can be exported, "
         "else torch).",
-        _TRANSFORMER,
         _backend,
-    ),
-    Option(
-        "quantize",
-        "Literal['int8'] | None",
+        applies_to=_TRANSFORMER,
+    )
+    quantize: Quantize = _option(
         None,
         "Transformer on ONNX Runtime only: 'int8' runs the cut graph with int8 weights (ONNX Runtime's dynamic "
         "quantization, per channel), built from the float graph and cached beside it; faster, within a fraction "
         "of a point of float quality. None: float32.",
-        _TRANSFORMER,
         _quantize,
-    ),
-    Option(
-        "precision",
-        "Literal['float32', 'int8', 'uint8', 'binary', 'ubinary']",
-        "float32",
-        "What each number of an embedding is, as sentence-transformers' quantize_embeddings: 'float32', 'int8' / "
-        "'uint8' (each dimension's range fixed per model and settings from static2d's calibration text, never by "
-        "the batch), 'binary' / 'ubinary' (1 bit a dimension, packed: embedding_dim = ceil(dims / 8)).",
-        _BOTH,
-        lambda value, name: check_precision(value),
-    ),
-    Option(
-        "dtype",
-        "Literal['float32', 'bfloat16', 'float16']",
+        applies_to=_TRANSFORMER,
+    )
+    dtype: Dtype = _option(
         "float32",
         "Transformer on torch only: the precision the transformer runs in. 'float32': sentence-transformers' own "
         "vectors; 'bfloat16' / 'float16': several times faster on a GPU, within cosine 0.999 of float32's "
         "(pooling, Dense heads and normalisation stay float32). Refused with backend='onnx', a static model, or "
         "a device that cannot run it. Part of the fingerprint.",
-        _TRANSFORMER,
         _dtype,
-    ),
-)
-"""Every option of `static2d.load` (but `lazy`), in signature order: the adapters take these same names."""
-
-
-@dataclass(frozen=True)
-class Options:
-    """The checked options of one encoder (paths as str, sizes as int). The token never shows in its repr."""
-
-    model: str
-    dims: int | None = None
-    layers: int | None = None
-    normalize: bool = True
-    batch_size: int | None = None
-    device: str | None = None
-    revision: str | None = None
-    cache_folder: str | None = None
-    local_files_only: bool = False
-    trust_remote_code: bool = False
-    query_prompt: str | None = None
-    document_prompt: str | None = None
-    max_length: int | None = None
-    token: str | bool | None = None
-    backend: Backend = "auto"
-    quantize: Quantize = None
-    precision: Precision = "float32"
-    dtype: Dtype = "float32"
+        applies_to=_TRANSFORMER,
+    )
+    precision: Precision = _option(
+        "float32",
+        "What each number of an embedding is, as sentence-transformers' quantize_embeddings: 'float32', 'int8' / "
+        "'uint8' (each dimension's range fixed per model and settings from static2d's calibration text, never by "
+        "the batch), 'binary' / 'ubinary' (1 bit a dimension, packed: embedding_dim = ceil(dims / 8)).",
+        _precision,
+    )
 
     def __repr__(self) -> str:
         shown = ", ".join(f"{k}={v!r}" for k, v in self.public().items())
@@ -312,6 +265,45 @@ class Options:
     def without_secrets(self) -> Options:
         """These options with a str token dropped (the other side of a pickle reads HF_TOKEN instead)."""
         return replace(self, token=None) if isinstance(self.token, str) else self
+
+
+@dataclass(frozen=True)
+class Option:
+    """One option of `static2d.load`, taken under the same name, type, default and doc by every adapter.
+
+    Example:
+        >>> dims = next(o for o in static2d.OPTIONS if o.name == "dims")  # doctest: +SKIP
+        >>> dims.annotation, dims.default  # doctest: +SKIP
+        (int | None, None)
+    """
+
+    name: str
+    annotation: Any  # the type, e.g. `int | None` or `Literal["auto", "torch", "onnx"]`
+    default: object
+    doc: str
+    applies_to: tuple[ModelKind, ...]
+    check: Callable[[object, str], object]
+
+    @property
+    def type(self) -> str:
+        """The type as the docs spell it: `int | None`, `Literal['auto', 'torch', 'onnx']`."""
+        return _spell(self.annotation)
+
+
+def _spell(annotation: object) -> str:
+    if get_origin(annotation) is Literal:
+        return f"Literal[{', '.join(repr(a) for a in get_args(annotation))}]"
+    if isinstance(annotation, types.UnionType) or get_origin(annotation) is Union:
+        return " | ".join(_spell(a) for a in get_args(annotation))
+    return "None" if annotation is type(None) else getattr(annotation, "__name__", str(annotation))
+
+
+_HINTS = get_type_hints(Options)
+OPTIONS: tuple[Option, ...] = tuple(
+    Option(f.name, _HINTS[f.name], f.default, f.metadata["doc"], f.metadata["applies_to"], f.metadata["check"])
+    for f in fields(Options)
+)
+"""Every option of `static2d.load` (but `lazy`), in signature order: the adapters take these same names."""
 
 
 def check_options(**given: object) -> Options:
@@ -339,4 +331,4 @@ def check_options(**given: object) -> Options:
             "for ONNX."
         )
         raise ValueError(msg)
-    return Options(**values)  # type: ignore[arg-type]
+    return Options(**values)  # type: ignore[arg-type]  # each value was checked against its field's type
