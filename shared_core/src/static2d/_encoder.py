@@ -604,7 +604,10 @@ def _load(o: Options, description: ModelDescription | None) -> _Loaded:
 
 def _args(indent: str = "        ") -> str:
     """The options as the Args section of a Google-style docstring, from the registry."""
-    wrap = textwrap.TextWrapper(width=116, initial_indent=indent, subsequent_indent=indent + "    ")
+    # (no break at a hyphen: "sentence-transformers" stays one word, and the doc reads back word for word)
+    wrap = textwrap.TextWrapper(
+        width=116, initial_indent=indent, subsequent_indent=indent + "    ", break_on_hyphens=False
+    )
     return "\n".join(wrap.fill(f"{option.name}: {option.doc}") for option in OPTIONS)
 
 
