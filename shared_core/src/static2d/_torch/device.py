@@ -85,7 +85,8 @@ def check_dtype_runs(dtype: str, device: str) -> None:
     """Refuse a `dtype` the device cannot run, by running a transformer's operations on a tiny input in it.
 
     Embedding lookup, linear layer, layer norm, GELU and masked scaled-dot-product attention: what every
-    transformer static2d runs needs. A dtype torch has no kernel for on that device raises there, not mid-encode.
+    transformer static2d runs needs. A dtype torch has no kernel for on that device is refused here, at load, not
+    mid-encode.
 
     Raises:
         ValueError: The dtype does not run on the device (the message names torch's complaint and what to use).
@@ -97,7 +98,19 @@ def check_dtype_runs(dtype: str, device: str) -> None:
         return
     import torch
 
-    kind = torch_dtype(dtype)
+    why = kernel_refusal(torch_dtype(dtype), device)
+    if why is not None:
+        msg = (
+            f"dtype={dtype!r} cannot run on device {device!r} with torch {torch.__version__}: {why}. Use "
+            f"dtype='float32' there{_other_half(dtype)}, or a device with {dtype} kernels (a GPU)."
+        )
+        raise ValueError(msg)
+
+
+def kernel_refusal(kind: Any, device: str) -> str | None:  # noqa: ANN401 - a torch.dtype
+    """Why a transformer's operations do not run in torch dtype `kind` on `device` (None: they run, finite)."""
+    import torch
+
     try:
         table = torch.ones((8, 8), dtype=kind, device=device)
         hidden = torch.nn.functional.embedding(torch.zeros((2, 4), dtype=torch.long, device=device), table)
@@ -108,18 +121,8 @@ def check_dtype_runs(dtype: str, device: str) -> None:
         out = torch.nn.functional.scaled_dot_product_attention(heads, heads, heads, attn_mask=mask)
         finite = bool(torch.isfinite(out.float()).all())  # waits for the device: its errors surface here
     except (RuntimeError, TypeError, NotImplementedError) as e:
-        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        msg = (
-            f"dtype={dtype!r} cannot run on device {device!r} with torch {torch.__version__}: {reason}. Use "
-            f"dtype='float32' there{_other_half(dtype)}, or a device with {dtype} kernels (a GPU)."
-        )
-        raise ValueError(msg) from e
-    if not finite:
-        msg = (
-            f"dtype={dtype!r} gives non-finite numbers on device {device!r} with torch {torch.__version__} on a "
-            "tiny test input. Use dtype='float32' there, or another device."
-        )
-        raise ValueError(msg)
+        return str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    return None if finite else "non-finite numbers on a tiny test input"
 
 
 def _other_half(dtype: str) -> str:
