@@ -1,4 +1,4 @@
-"""The torch engine's pipeline, on the CPU (the same code path as on a GPU): batches by tokens, exact ids, exact vectors."""
+"""The torch engine's pipeline on the CPU (the code path a GPU runs): batches by tokens, exact ids, exact vectors."""
 
 from __future__ import annotations
 
