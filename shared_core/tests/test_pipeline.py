@@ -186,7 +186,8 @@ def test_bert_family_masks_never_wait_for_the_device(bert: Path, family_model: P
     """BERT-like models get a mask transformers does not check on the device (proven equal at load)."""
     engine = _engine(static2d.load(family_model, backend="torch"))
     model_type = engine.auto_model.config.model_type
-    assert engine._mask_4d == (model_type in {"bert", "xlm-roberta", "distilbert"})
+    plain = model_type in {"bert", "xlm-roberta", "distilbert"}
+    assert (engine._mask_4d, engine._no_mask) == (plain, plain)
 
 
 def test_grid_and_batch_encoder_use_the_same_path(bert: Path) -> None:

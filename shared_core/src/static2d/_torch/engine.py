@@ -24,7 +24,7 @@ import numpy as np
 import numpy.typing as npt
 
 from static2d._model.describe import TransformerDescription
-from static2d._torch.cut import find_layer_list, import_sentence_transformers, quiet_transformers, truncate_layers
+from static2d._torch.cut import import_sentence_transformers, quiet_transformers, truncate_layers
 from static2d._torch.device import check_dtype_runs, is_accelerator, resolve_device, torch_dtype
 from static2d._torch.pipeline import Batch, Prefetcher, assemble
 from static2d._torch.tap import LayerTap
@@ -93,10 +93,6 @@ class TorchEngine:
         if description.max_layers is not None and layers < description.max_layers:
             truncate_layers(self.auto_model, layers)
         self.layers: int | None = layers
-        self._depth = len(getattr(*find_layer_list(self.auto_model)))  # layers the module holds
-        if dtype != "float32":
-            self.auto_model.to(torch_dtype(dtype))
-        self.model.to(self.device)
         get_dim = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
         self.max_dims = int(get_dim() or description.max_dims or 0)
         self.max_length = self.model.max_seq_length
@@ -104,9 +100,13 @@ class TorchEngine:
         self._include_prompt = all(getattr(m, "include_prompt", True) for m in self.head)
         self._inputs = frozenset(inspect.signature(self.auto_model.forward).parameters)
         self.tokenizer, self.layout = exact_tokenizer(self.model, self._inputs)
+        self._mask_4d, no_mask = self._plain_masks()  # proven on the CPU, in float32, before the cast
+        if dtype != "float32":
+            self.auto_model.to(torch_dtype(dtype))
+        self.model.to(self.device)
         self.max_batch_tokens = ACCELERATOR_BATCH_TOKENS if is_accelerator(self.device) else CPU_BATCH_TOKENS
         self._cuda = self.device.startswith("cuda")
-        self._mask_4d = self._proves_4d_mask()
+        self._no_mask = no_mask and self._runs_without_waiting()
         self._prompt_lengths: dict[str, int] = {}
         # One encode at a time: the device runs one batch at a time anyway, and a Hugging Face tokenizer must not be
         # called from two threads at once ("Already borrowed").
@@ -215,10 +215,10 @@ class TorchEngine:
         mask = inputs["attention_mask"]
         pool_mask = mask if batch.pool_mask is None else batch.pool_mask.to(self.device, non_blocking=True)
         if self._mask_4d:  # (transformers would check the 2-D mask's values on the device, a wait per batch)
-            if batch.padded:
+            if batch.padded or not self._no_mask:
                 inputs["attention_mask"] = mask.bool()[:, None, None, :]
             else:
-                del inputs["attention_mask"]
+                del inputs["attention_mask"]  # no padding: attention without a mask (flash attention, where it runs)
         output = self.auto_model(**inputs, return_dict=True).last_hidden_state
         pooled = {}
         for depth in depths:
@@ -281,32 +281,59 @@ class TorchEngine:
             self._prompt_lengths[prompt] = known
         return known
 
-    def _proves_4d_mask(self) -> bool:
-        """Whether a (rows, 1, 1, width) boolean mask gives the 2-D mask's very output, on this device and dtype.
+    def _plain_masks(self) -> tuple[bool, bool]:
+        """What the transformer gives the 2-D mask's output for: (a (rows, 1, 1, width) boolean mask, no mask).
 
-        And no mask, on a batch without padding. Then the engine passes those, and transformers never checks the
-        mask's values on the device (a wait per batch).
+        Proven on a probe batch on the CPU in float32 (masking does not depend on the device): the boolean mask on
+        a padded batch, and no mask on a row without padding, must give the 2-D mask's output (within 1e-6 of its
+        scale: the same attention, whatever kernel runs it). Then the engine passes those, and transformers never
+        checks the mask's values on the device (a wait per batch). Only for model types whose transformers code
+        takes such a mask as it is (no sliding-window attention built from the 2-D mask).
         """
         import torch
 
         config = getattr(self.auto_model, "config", None)
         if getattr(config, "model_type", None) not in _PLAIN_MASK or "attention_mask" not in self._inputs:
-            return False
+            return False, False
         arrays = assemble(self.tokenizer.tokenize(list(PROBES[:8])), self.layout, 0)
-        inputs = {k: torch.from_numpy(v).to(self.device) for k, v in arrays.items() if k in self._inputs}
-        mask = inputs["attention_mask"]
+        inputs = {k: torch.from_numpy(v) for k, v in arrays.items() if k in self._inputs}
         full = int(np.argmax(arrays["attention_mask"].sum(axis=1)))  # a row without padding
         row = {k: v[full : full + 1] for k, v in inputs.items()}
+
+        def same(given: dict[str, Any], expected: Any) -> bool:  # noqa: ANN401 - a tensor
+            out = self.auto_model(**given, return_dict=True).last_hidden_state
+            return bool((out - expected).abs().max() <= 1e-6 * max(1.0, float(expected.abs().max())))
+
         try:
             with torch.inference_mode():
                 two = self.auto_model(**inputs, return_dict=True).last_hidden_state
-                four = self.auto_model(
-                    **{**inputs, "attention_mask": mask.bool()[:, None, None, :]}, return_dict=True
-                ).last_hidden_state
                 ones = self.auto_model(**row, return_dict=True).last_hidden_state
-                none = self.auto_model(
-                    **{k: v for k, v in row.items() if k != "attention_mask"}, return_dict=True
-                ).last_hidden_state
-                return bool(torch.equal(two, four)) and bool(torch.equal(ones, none))
+                boolean = same({**inputs, "attention_mask": inputs["attention_mask"].bool()[:, None, None, :]}, two)
+                none = same({k: v for k, v in row.items() if k != "attention_mask"}, ones)
         except (RuntimeError, TypeError, ValueError):  # a model that does not take such a mask
+            return False, False
+        return boolean, boolean and none
+
+    def _runs_without_waiting(self) -> bool:
+        """Whether the transformer runs without a mask and never waits for the device (checked on a CUDA device).
+
+        torch's sync debug mode raises on a wait; older transformers look for padding in input_ids without a mask.
+        """
+        import torch
+
+        if not self._cuda:
+            return True
+        arrays = assemble(self.tokenizer.tokenize(["a probe"]), self.layout, 0)
+        inputs = {k: torch.from_numpy(v).to(self.device) for k, v in arrays.items() if k in self._inputs}
+        del inputs["attention_mask"]
+        previous = torch.cuda.get_sync_debug_mode()
+        try:
+            torch.cuda.set_sync_debug_mode("error")
+            with torch.inference_mode():
+                self.auto_model(**inputs, return_dict=True)
+        except RuntimeError:
             return False
+        finally:
+            torch.cuda.set_sync_debug_mode(previous)
+            torch.cuda.synchronize(self.device)
+        return True
