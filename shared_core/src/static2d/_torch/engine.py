@@ -112,6 +112,26 @@ class TorchEngine:
         # called from two threads at once ("Already borrowed").
         self._lock = threading.Lock()
 
+    def activation_bytes(self) -> int:
+        """An estimate of the device memory one batch's activations take at most, beside the weights.
+
+        Per padded token: the transformer's widest moment in `dtype` (4 x hidden + 2 x intermediate numbers), the
+        pooling's float32 copy of the token embeddings and its product with the mask (2 x hidden x 4 bytes), and
+        attention scores or bias at the longest length (heads x max_length x 4 bytes, where the attention kernel
+        writes them out); times `max_batch_tokens`. Whatever the number of texts encoded.
+
+        Example:
+            >>> engine.activation_bytes() / 2**30  # doctest: +SKIP
+            4.3
+        """
+        config = getattr(self.auto_model, "config", None)
+        hidden = int(getattr(config, "hidden_size", 0) or getattr(config, "dim", 0) or self.max_dims)
+        intermediate = int(getattr(config, "intermediate_size", 0) or getattr(config, "hidden_dim", 0) or 4 * hidden)
+        heads = int(getattr(config, "num_attention_heads", 0) or getattr(config, "n_heads", 0) or 1)
+        width = {"float32": 4, "bfloat16": 2, "float16": 2}[self.dtype]
+        per_token = width * (4 * hidden + 2 * intermediate) + 4 * 2 * hidden + 4 * heads * int(self.max_length or 512)
+        return self.max_batch_tokens * per_token
+
     def _auto_model(self) -> Any:  # noqa: ANN401 - any torch module
         first = self.model[0]
         auto_model = getattr(first, "auto_model", None) or getattr(first, "model", None)
