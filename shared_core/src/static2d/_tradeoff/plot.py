@@ -10,6 +10,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from static2d._extras import install_hint
 from static2d._tradeoff.data import METRIC_SHORT
 
 
@@ -55,9 +56,7 @@ def import_pyplot() -> Any:  # noqa: ANN401 - the matplotlib.pyplot module
     try:
         import matplotlib as mpl
     except ImportError as e:
-        msg = (
-            "Drawing the trade-off heatmap needs matplotlib, which is not installed: pip install 'static2d-core[plot]'."
-        )
+        msg = f"Drawing the trade-off heatmap needs matplotlib, which is not installed: {install_hint('plot')}."
         raise ImportError(msg) from e
     mpl.use("Agg")  # files only, no window
     import matplotlib.pyplot as plt
