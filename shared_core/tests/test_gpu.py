@@ -111,7 +111,7 @@ def test_gpu_memory_is_bounded_by_the_token_budget(minilm: Path) -> None:
 
     small, large = peak(5000), peak(40000)
     assert large <= small * 1.1 + 16 * 2**20, (small, large)
-    assert large <= engine.activation_bytes(), (large, engine.activation_bytes())  # the README's estimate
+    assert large <= engine.activation_bytes(), (large, engine.activation_bytes())  # docs/usage.md's estimate
 
 
 def test_the_cut_frees_gpu_memory(tmp_path: Path) -> None:
