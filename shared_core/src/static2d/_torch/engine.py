@@ -121,8 +121,8 @@ class TorchEngine:
         writes them out); times `max_batch_tokens`. Whatever the number of texts encoded.
 
         Example:
-            >>> engine.activation_bytes() / 2**30  # doctest: +SKIP
-            4.3
+            >>> engine.activation_bytes() / 2**30  # BERT-large shape, bfloat16, on a GPU  # doctest: +SKIP
+            4.0
         """
         config = getattr(self.auto_model, "config", None)
         hidden = int(getattr(config, "hidden_size", 0) or getattr(config, "dim", 0) or self.max_dims)
@@ -231,14 +231,19 @@ class TorchEngine:
         """Queue one batch on the device: the transformer, pooling and heads, dims, normalisation (no waiting)."""
         import torch
 
-        inputs = {k: v.to(self.device, non_blocking=True) for k, v in batch.inputs.items() if k in self._inputs}
-        mask = inputs["attention_mask"]
+        inputs = {
+            k: v.to(self.device, non_blocking=True)
+            for k, v in batch.inputs.items()
+            if k in self._inputs and k != "attention_mask"
+        }
+        mask = batch.inputs["attention_mask"].to(self.device, non_blocking=True)
         pool_mask = mask if batch.pool_mask is None else batch.pool_mask.to(self.device, non_blocking=True)
-        if self._mask_4d:  # (transformers would check the 2-D mask's values on the device, a wait per batch)
-            if batch.padded or not self._no_mask:
-                inputs["attention_mask"] = mask.bool()[:, None, None, :]
-            else:
-                del inputs["attention_mask"]  # no padding: attention without a mask (flash attention, where it runs)
+        # A boolean (rows, 1, 1, width) mask where proven at load: transformers takes it as it is, where it would
+        # check a 2-D mask's values on the device (a wait per batch). No padding: no mask (flash attention), where
+        # proven too.
+        unmasked = self._mask_4d and self._no_mask and not batch.padded
+        if "attention_mask" in self._inputs and not unmasked:
+            inputs["attention_mask"] = mask.bool()[:, None, None, :] if self._mask_4d else mask
         output = self.auto_model(**inputs, return_dict=True).last_hidden_state
         pooled = {}
         for depth in depths:
@@ -346,6 +351,9 @@ class TorchEngine:
         arrays = assemble(self.tokenizer.tokenize(["a probe"]), self.layout, 0)
         inputs = {k: torch.from_numpy(v).to(self.device) for k, v in arrays.items() if k in self._inputs}
         del inputs["attention_mask"]
+        with torch.inference_mode():  # the first pass on the device sets its libraries up (not a wait per batch)
+            self.auto_model(**inputs, return_dict=True)
+        torch.cuda.synchronize(self.device)
         previous = torch.cuda.get_sync_debug_mode()
         try:
             torch.cuda.set_sync_debug_mode("error")
