@@ -149,7 +149,7 @@ def test_memory_is_bounded_by_the_token_budget_not_the_text_count(bert: Path) ->
     """However many texts, no batch the transformer runs holds more than max_batch_tokens padded tokens."""
     enc = static2d.load(bert, backend="torch")
     engine = _engine(enc)
-    engine.max_batch_tokens = 384
+    budget, engine.max_batch_tokens = engine.max_batch_tokens, 384
     shapes = _Shapes(engine)
     try:
         few, many = _texts(30), _texts(1500)
@@ -167,7 +167,7 @@ def test_memory_is_bounded_by_the_token_budget_not_the_text_count(bert: Path) ->
         assert max(rows) > 3 * min(rows)
     finally:
         shapes.close()
-        engine.max_batch_tokens = 8192
+        engine.max_batch_tokens = budget
 
 
 def test_batch_size_caps_the_texts_per_batch(bert: Path) -> None:

@@ -163,7 +163,7 @@ class Options:
     batch_size: int | None = _option(
         None,
         "Texts per batch, at most. None: static2d's default for the kind of model (16384 static, 32 transformer "
-        "on ONNX, 4096 on torch, whose batches also hold at most 65,536 padded tokens on an accelerator, 8,192 on "
+        "on ONNX, 4096 on torch, whose batches also hold at most 65,536 padded tokens on an accelerator, 1,024 on "
         "the CPU).",
         _size("number of texts"),
     )
