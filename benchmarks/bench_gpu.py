@@ -174,8 +174,9 @@ def ceiling_fn(engine: Any, texts: Sequence[str], device: str) -> Callable[[], N
 
     with Prefetcher(texts, "", engine.tokenizer, engine.layout, engine.max_batch_tokens, 1 << 30) as batches:
         ready = [{k: v.to(device) for k, v in b.inputs.items() if k in engine._inputs} for b in batches]
-    for inputs in ready:  # as the engine passes masks (no check of their values on the device)
-        inputs["attention_mask"] = inputs["attention_mask"].bool()[:, None, None, :]
+    if engine._mask_4d:  # as the engine passes masks (no check of their values on the device)
+        for inputs in ready:
+            inputs["attention_mask"] = inputs["attention_mask"].bool()[:, None, None, :]
 
     def run() -> None:
         with torch.inference_mode():
@@ -257,6 +258,11 @@ def measure(args: argparse.Namespace) -> str:
             st32 = st_model(path, depth, device, "float32")
             st16 = st_model(path, depth, device, "bfloat16")
             engine16 = ours16._get().engine
+            if depth == depths[0]:
+                lines.append(
+                    f"static2d: tokenizer {engine16.tokenizer.name!r}, boolean mask {engine16._mask_4d}, no mask on "
+                    f"unpadded batches {engine16._no_mask}, max_batch_tokens {engine16.max_batch_tokens:,}"
+                )
             for name, texts in sets.items():
                 tokens = int(sum(engine16.tokenizer.tokenize(texts).lengths))
                 contenders: dict[str, Callable[[], object]] = {
