@@ -77,12 +77,25 @@ def check_texts(texts: object) -> list[str]:
     if isinstance(texts, str):
         msg = "encode() takes a list of texts, got a single str. Wrap it in a list: encode([text])."
         raise TypeError(msg)
+    if isinstance(texts, (bytes, bytearray, memoryview)):
+        shown = bytes(texts[:40])
+        msg = (
+            f"encode() takes a list of str, got {type(texts).__name__} ({shown!r}): bytes are not text. Decode them "
+            "first and wrap the text in a list: encode([data.decode('utf-8')])."
+        )
+        raise TypeError(msg)
     if not isinstance(texts, Sequence) and not isinstance(texts, np.ndarray):
         msg = f"encode() takes a list of str, got {type(texts).__name__}. Pass list(texts)."
         raise TypeError(msg)
     items = texts if type(texts) is list else list(texts)  # a list is read, not copied
     if not all(type(t) is str for t in items):
         for i, t in enumerate(items):
+            if isinstance(t, (bytes, bytearray)):
+                msg = (
+                    f"encode() takes a list of str, but item {i} is {type(t).__name__} ({bytes(t[:40])!r}): bytes are "
+                    "not text. Decode it first (item.decode('utf-8'))."
+                )
+                raise TypeError(msg)
             if not isinstance(t, str):
                 msg = f"encode() takes a list of str, but item {i} is a {type(t).__name__} ({t!r:.60}). Pass text only."
                 raise TypeError(msg)

@@ -236,7 +236,7 @@ class Encoder:
         """
         loaded = self._get()
         return _fingerprint.describe_fields(
-            model=_fingerprint.model_identity(loaded.description.folder),
+            model=_fingerprint.model_identity(loaded.description.folder, hub=not is_local(self.model)),
             source=self.model,
             kind=loaded.description.kind,
             layers=loaded.engine.layers,
