@@ -41,9 +41,7 @@ def test_int8_is_cached_beside_the_float_graph_and_reused(bert: Path, monkeypatc
     assert enc.backend == "onnx"
     graphs = [s["graph"] for s in _entries() if s["layers"] == 3]
     assert len(_entries()) == before + 2  # the float graph and the int8 graph, each its own entry
-    assert sorted(map(str, graphs)) == sorted(
-        map(str, [{}, {"quantize": "int8", "method": METHODS["int8"]}])
-    )
+    assert sorted(map(str, graphs)) == sorted(map(str, [{}, {"quantize": "int8", "method": METHODS["int8"]}]))
     assert calls == ["q"]
     static2d.clear_cache()
     again = static2d.load(bert, layers=3, quantize="int8")  # "auto" with quantize: ONNX, from the cache
@@ -161,7 +159,9 @@ def test_int8_that_bends_the_vectors_is_refused_and_the_refusal_is_kept(
     import onnxruntime.quantization as q
 
     path = _with_outliers(bert, tmp_path / "attention-outliers", where="attention")
-    with pytest.raises(ValueError, match=r"quantize='int8' is refused for .* at 4 layer\(s\): its int8 graph's") as info:
+    with pytest.raises(
+        ValueError, match=r"quantize='int8' is refused for .* at 4 layer\(s\): its int8 graph's"
+    ) as info:
         static2d.load(path, backend="onnx", quantize="int8")
     message = str(info.value)
     assert "below the 0.95 static2d requires" in message

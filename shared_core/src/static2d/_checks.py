@@ -72,31 +72,49 @@ def check_sizes(values: object, name: str, maximum: int, *, hint: str = "") -> l
     return sorted(out)
 
 
-def check_texts(texts: object) -> list[str]:
-    """Validate the input of `encode`: a list (or other sequence) of str."""
+def check_texts(texts: object, caller: str = "encode") -> list[str]:
+    """Validate the input of `encode` (or an adapter's `caller`): a list (or other sequence) of str.
+
+    Example:
+        >>> check_texts(["a panda", "bamboo"])
+        ['a panda', 'bamboo']
+    """
     if isinstance(texts, str):
-        msg = "encode() takes a list of texts, got a single str. Wrap it in a list: encode([text])."
+        msg = f"{caller}() takes a list of texts, got a single str. Wrap it in a list: {caller}([text])."
         raise TypeError(msg)
     if isinstance(texts, (bytes, bytearray, memoryview)):
-        shown = bytes(texts[:40])
         msg = (
-            f"encode() takes a list of str, got {type(texts).__name__} ({shown!r}): bytes are not text. Decode them "
-            "first and wrap the text in a list: encode([data.decode('utf-8')])."
+            f"{caller}() takes a list of str, got {type(texts).__name__} ({bytes(texts[:40])!r}): bytes are not "
+            f"text. Decode them first and wrap the text in a list: {caller}([data.decode('utf-8')])."
         )
         raise TypeError(msg)
     if not isinstance(texts, Sequence) and not isinstance(texts, np.ndarray):
-        msg = f"encode() takes a list of str, got {type(texts).__name__}. Pass list(texts)."
+        msg = f"{caller}() takes a list of str, got {type(texts).__name__}. Pass list(texts)."
         raise TypeError(msg)
     items = texts if type(texts) is list else list(texts)  # a list is read, not copied
     if not all(type(t) is str for t in items):
         for i, t in enumerate(items):
-            if isinstance(t, (bytes, bytearray)):
-                msg = (
-                    f"encode() takes a list of str, but item {i} is {type(t).__name__} ({bytes(t[:40])!r}): bytes are "
-                    "not text. Decode it first (item.decode('utf-8'))."
-                )
-                raise TypeError(msg)
             if not isinstance(t, str):
-                msg = f"encode() takes a list of str, but item {i} is a {type(t).__name__} ({t!r:.60}). Pass text only."
+                msg = f"{caller}() takes a list of str, but item {i} is {_what(t)}."
                 raise TypeError(msg)
     return items
+
+
+def check_text(text: object, caller: str) -> str:
+    """Validate one text (an adapter's single-text call): a str.
+
+    Example:
+        >>> check_text("a panda", "embed_query")
+        'a panda'
+    """
+    if not isinstance(text, str):
+        msg = f"{caller}() takes one text (a str), got {_what(text)}."
+        raise TypeError(msg)
+    return text
+
+
+def _what(value: object) -> str:
+    """A value that is not text, named for a message, with what to do."""
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return f"{type(value).__name__} ({bytes(value[:40])!r}): bytes are not text. Decode it first (.decode('utf-8'))"
+    return f"a {type(value).__name__} ({value!r:.60}). Pass text only"

@@ -389,7 +389,13 @@ class Encoder:
             starts = tqdm(starts, total=-(-n // step), desc="Encoding grid", unit="batch")
         for start in starts:
             batch = texts[start : start + step]
-            for depth, vectors in engine.encode_layers(batch, prompt, depths, loaded.batch_size).items():
+            try:
+                layered = engine.encode_layers(batch, prompt, depths, loaded.batch_size)
+            except (TypeError, ValueError) as e:  # the tokenizer's words for text that is not valid Unicode
+                _refuse_invalid_unicode([prompt], "the prompt", e)
+                _refuse_invalid_unicode(batch, "item", e, start)
+                raise
+            for depth, vectors in layered.items():
                 full[depth][start : start + len(batch)] = vectors
         grid = {(depth, d): np.ascontiguousarray(full[depth][:, :d]) for depth in depths for d in sizes}
         return {k: normalize_rows(v) for k, v in grid.items()} if self._options.normalize else grid

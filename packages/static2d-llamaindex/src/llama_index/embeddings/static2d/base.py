@@ -12,6 +12,7 @@ from llama_index.core.base.embeddings.base import BaseEmbedding, Embedding
 from llama_index.core.bridge.pydantic import Field, PrivateAttr, SecretStr
 
 import static2d
+from static2d._checks import check_text, check_texts
 
 # LlamaIndex hands `_get_text_embeddings` chunks of `embed_batch_size` texts (its default is 10). 2048 is the most
 # `BaseEmbedding` allows, and what `VectorStoreIndex` inserts at a time, so the core sees whole batches and does
@@ -375,16 +376,17 @@ def _secret(token: object) -> SecretStr | None:
 
 
 def _check_text(text: object, method: str) -> str:
-    if not isinstance(text, str):
-        msg = f"{method}() takes one text (a str), got {type(text).__name__} ({text!r:.60})."
-        if isinstance(text, (list, tuple)):
-            msg += " For several texts use get_text_embedding_batch(texts)."
+    if isinstance(text, (list, tuple)):
+        msg = (
+            f"{method}() takes one text (a str), got {type(text).__name__} ({text!r:.60}). For several texts use "
+            "get_text_embedding_batch(texts)."
+        )
         raise TypeError(msg)
-    return text
+    return check_text(text, method)
 
 
 def _check_texts(texts: object, method: str) -> list[str]:
-    """The texts of a batch call as a list of str; a single str, None, a number or a generator is a TypeError."""
+    """The texts of a batch call as a list of str; a single str, bytes, None, a number or a generator is a TypeError."""
     if isinstance(texts, str):
         msg = (
             f"{method}() takes a list of texts, got a single str (it would be embedded character by character). "
@@ -396,10 +398,4 @@ def _check_texts(texts: object, method: str) -> list[str]:
         if texts is not None and hasattr(texts, "__iter__"):
             msg += " Pass list(texts)."
         raise TypeError(msg)
-    items = list(texts)
-    for i, text in enumerate(items):
-        if not isinstance(text, str):
-            what = f"{type(text).__name__} ({text!r:.60})"
-            msg = f"{method}() takes a list of str, but item {i} is a {what}. Pass text only."
-            raise TypeError(msg)
-    return items
+    return list(check_texts(texts, method))

@@ -8,6 +8,7 @@ from typing import Any, Literal, TypeVar
 
 from haystack import default_from_dict
 from haystack.utils import ComponentDevice, Secret, deserialize_secrets_inplace
+from haystack.utils.auth import SecretType
 
 import static2d
 
@@ -92,6 +93,14 @@ class Static2DComponent:
         options["device"] = self.device.to_torch_str() if self.device is not None else None
         options["token"] = self.token.resolve_value() if self.token is not None else None
         self._encoder = static2d.load(**options, lazy=True)
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Never a token's value in a pickle, as the core's Encoder: a Secret.from_token is left out (the other side
+        # reads HF_TOKEN, if it needs a token); a Secret.from_env_var holds only the variables' names, and stays.
+        state = dict(self.__dict__)
+        if isinstance(self.token, Secret) and self.token.type == SecretType.TOKEN:
+            state["token"] = None
+        return state
 
     @property
     def embedding_dim(self) -> int:

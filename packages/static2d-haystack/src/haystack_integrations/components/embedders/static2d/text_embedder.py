@@ -12,6 +12,8 @@ from haystack_integrations.components.embedders.static2d._shared import (
     Static2DComponent,
 )
 
+from static2d._checks import check_text
+
 
 @component
 class Static2DTextEmbedder(Static2DComponent):
@@ -149,6 +151,8 @@ class Static2DTextEmbedder(Static2DComponent):
 
 
 def _check_text(text: object) -> None:
+    if isinstance(text, (bytes, bytearray)):
+        check_text(text, "Static2DTextEmbedder.run")  # says bytes are not text, and to decode them
     if not isinstance(text, str):
         msg = (
             "Static2DTextEmbedder expects a string as input. "
