@@ -376,13 +376,14 @@ def _secret(token: object) -> SecretStr | None:
 
 
 def _check_text(text: object, method: str) -> str:
-    if isinstance(text, (list, tuple)):
-        msg = (
-            f"{method}() takes one text (a str), got {type(text).__name__} ({text!r:.60}). For several texts use "
-            "get_text_embedding_batch(texts)."
-        )
+    if isinstance(text, (bytes, bytearray)):
+        return check_text(text, method)  # says bytes are not text, and to decode them
+    if not isinstance(text, str):
+        msg = f"{method}() takes one text (a str), got {type(text).__name__} ({text!r:.60})."
+        if isinstance(text, (list, tuple)):
+            msg += " For several texts use get_text_embedding_batch(texts)."
         raise TypeError(msg)
-    return check_text(text, method)
+    return text
 
 
 def _check_texts(texts: object, method: str) -> list[str]:
