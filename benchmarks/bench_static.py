@@ -20,8 +20,8 @@ SIZES = (1, 10, 100, 1000, 10_000, 30_000)
 def hf_path(path: Path) -> Callable[[Sequence[str]], np.ndarray]:
     """static2d's encode on the same model with Hugging Face `tokenizers` (the path every model took before tokie)."""
     from static2d._model.describe import describe
-    from static2d._vectors import normalize_rows
     from static2d._static.engine import StaticEngine, _Joiner
+    from static2d._vectors import normalize_rows
 
     engine = StaticEngine(describe(path, str(path)), None)
     engine._fast, engine._joiner = None, _Joiner.make(engine.tokenizer)

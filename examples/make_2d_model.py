@@ -6,7 +6,7 @@
 
 sentence-transformers' `Matryoshka2dLoss` (the 2DMSE recipe) around `CoSENTLoss`, on the STS-B training split
 shipped in data/sts-train.csv (never on the dev split the trade-off tool scores), dims 384..32. The defaults are
-the recipe measured best here (README, trade-off section): 2 epochs, batch 16, lr 2e-5, every layer's pooled
+the recipe measured best (docs/usage.md, the trade-off section): 2 epochs, batch 16, lr 2e-5, every layer's pooled
 output trained each step (the transformer runs once per batch, so that costs little), layers 2..4 weighted 2x.
 It keeps 88% of the full STS-B dev score at half depth (73% untrained) and lifts full size 86.72 -> 87.47. The
 lighter recipe of 1 epoch with one random prior layer per step (`--epochs 1 --layers-per-step 1 --half-weight 1`)

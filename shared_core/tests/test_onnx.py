@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 import static2d
 from conftest import TEXTS, assert_threads_match_serial, onnx_cache_at, sts_dev
+from static2d._choice import choose
 from static2d._onnx import cache as _onnx_cache
 from static2d._onnx import load as _onnx_load
-from static2d._choice import choose
 from static2d._onnx.runtime import OnnxUnsupportedError
 from static2d_testkit import TRANSFORMER_FAMILIES, bundled_transformer, make_tiny_transformer
 

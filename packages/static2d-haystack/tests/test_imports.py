@@ -3,12 +3,11 @@ import haystack_integrations.components
 import haystack_integrations.components.embedders
 import haystack_integrations.components.embedders.static2d as pkg
 from haystack import Document, Pipeline
+from static2d_testkit.api import check_public_api
 
 
-def test_public_names_are_pinned():
-    assert sorted(pkg.__all__) == ["Static2DDocumentEmbedder", "Static2DTextEmbedder"]
-    for name in pkg.__all__:
-        assert getattr(pkg, name).__module__.startswith("haystack_integrations.components.embedders.static2d.")
+def test_all_is_the_documented_api():
+    check_public_api(pkg, "haystack_integrations.components.embedders.static2d")
 
 
 def test_namespace_packages_have_no_init():

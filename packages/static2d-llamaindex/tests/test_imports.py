@@ -6,13 +6,13 @@ from pathlib import Path
 import llama_index.embeddings.static2d as pkg
 from llama_index.core.base.embeddings.base import BaseEmbedding
 from llama_index.embeddings.static2d import Static2DEmbedding
+from static2d_testkit.api import check_public_api
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 
 
-def test_public_api_is_pinned():
-    assert pkg.__all__ == ["Static2DEmbedding"]
-    assert all(getattr(pkg, name) is not None for name in pkg.__all__)
+def test_all_is_the_documented_api():
+    check_public_api(pkg, "llama_index.embeddings.static2d")
 
 
 def test_is_a_llamaindex_embedding():

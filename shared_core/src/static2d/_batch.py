@@ -153,7 +153,7 @@ class BatchEncoder:
                 f"BatchEncoder: column {column!r} must hold text only: {e} Drop or fill the rows without text "
                 f"first (pandas: df.dropna(subset=[{column!r}]); Ray Data: ds.filter(...))."
             )
-            raise TypeError(msg) from e
+            raise TypeError(msg) from None
 
     def __call__(self, batch: Batch) -> Batch:
         """Embed `batch[column]` and return the batch (same type, not modified in place) with `output_column`."""

@@ -72,49 +72,64 @@ def check_sizes(values: object, name: str, maximum: int, *, hint: str = "") -> l
     return sorted(out)
 
 
-def check_texts(texts: object, caller: str = "encode") -> list[str]:
-    """Validate the input of `encode` (or an adapter's `caller`): a list (or other sequence) of str.
+def check_texts(texts: object, method: str = "encode") -> list[str]:
+    """Validate the texts given to `method`: a list (or other sequence) of str; returns them as a list.
+
+    The one check of input texts: the encoder and every adapter call it, so a single str, bytes, a generator or a
+    non-str item is refused with the same words everywhere.
 
     Example:
-        >>> check_texts(["a panda", "bamboo"])
-        ['a panda', 'bamboo']
+        >>> check_texts(["a", "b"])
+        ['a', 'b']
     """
     if isinstance(texts, str):
-        msg = f"{caller}() takes a list of texts, got a single str. Wrap it in a list: {caller}([text])."
+        msg = (
+            f"{method}() takes a list of texts, got a single str (it would be embedded character by character). "
+            f"Wrap it in a list: {method}([text])."
+        )
         raise TypeError(msg)
     if isinstance(texts, (bytes, bytearray, memoryview)):
         msg = (
-            f"{caller}() takes a list of str, got {type(texts).__name__} ({bytes(texts[:40])!r}): bytes are not "
-            f"text. Decode them first and wrap the text in a list: {caller}([data.decode('utf-8')])."
+            f"{method}() takes a list of str, got {type(texts).__name__} ({bytes(texts[:40])!r}): bytes are not "
+            f"text. Decode them first and wrap the text in a list: {method}([data.decode('utf-8')])."
         )
         raise TypeError(msg)
     if not isinstance(texts, Sequence) and not isinstance(texts, np.ndarray):
-        msg = f"{caller}() takes a list of str, got {type(texts).__name__}. Pass list(texts)."
+        msg = f"{method}() takes a list of str, got {type(texts).__name__} ({texts!r:.60})."
+        if texts is not None and hasattr(texts, "__iter__"):
+            msg += " Pass list(texts)."
         raise TypeError(msg)
     items = texts if type(texts) is list else list(texts)  # a list is read, not copied
     if not all(type(t) is str for t in items):
         for i, t in enumerate(items):
+            if isinstance(t, (bytes, bytearray)):
+                msg = f"{method}() takes a list of str, but item {i} is {_bytes(t)}."
+                raise TypeError(msg)
             if not isinstance(t, str):
-                msg = f"{caller}() takes a list of str, but item {i} is {_what(t)}."
+                msg = (
+                    f"{method}() takes a list of str, but item {i} is a {type(t).__name__} ({t!r:.60}). Pass text only."
+                )
                 raise TypeError(msg)
     return items
 
 
-def check_text(text: object, caller: str) -> str:
-    """Validate one text (an adapter's single-text call): a str.
+def check_text(text: object, method: str) -> str:
+    """Validate the one text given to `method` (a str).
 
     Example:
-        >>> check_text("a panda", "embed_query")
-        'a panda'
+        >>> check_text("a", "embed_query")
+        'a'
     """
+    if isinstance(text, (bytes, bytearray)):
+        msg = f"{method}() takes one text (a str), got {_bytes(text)}."
+        raise TypeError(msg)
     if not isinstance(text, str):
-        msg = f"{caller}() takes one text (a str), got {_what(text)}."
+        msg = f"{method}() takes one text (a str), got {type(text).__name__} ({text!r:.60})."
+        if isinstance(text, (list, tuple)):
+            msg += " For several texts, pass a list to the method that embeds several."
         raise TypeError(msg)
     return text
 
 
-def _what(value: object) -> str:
-    """A value that is not text, named for a message, with what to do."""
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        return f"{type(value).__name__} ({bytes(value[:40])!r}): bytes are not text. Decode it first (.decode('utf-8'))"
-    return f"a {type(value).__name__} ({value!r:.60}). Pass text only"
+def _bytes(value: bytes | bytearray) -> str:
+    return f"{type(value).__name__} ({bytes(value[:40])!r}): bytes are not text. Decode it first (.decode('utf-8'))"

@@ -6,6 +6,7 @@ The model is described by `_model` and run by an engine from `_engines`.
 from __future__ import annotations
 
 import os
+import textwrap
 import threading
 import weakref
 from collections.abc import Iterable, Sequence
@@ -21,7 +22,7 @@ from static2d._model.describe import ModelDescription, describe
 from static2d._model.files import check_transformer_files
 from static2d._model.hub import is_local, locate
 from static2d._model.limits import check_device, check_max_length
-from static2d._options import Backend, Options, Quantize, check_options
+from static2d._options import OPTIONS, Backend, Options, Quantize, check_options
 from static2d._precision import Precision
 from static2d._vectors import normalize_rows
 
@@ -466,34 +467,9 @@ def load(
 ) -> Encoder:
     """Load a static or 2D-Matryoshka embedding model, cut to `layers` and `dims`.
 
-    Args:
-        model: A Hugging Face hub id or a local directory: a model2vec model, a sentence-transformers model
-            whose first module is `StaticEmbedding`, or a sentence-transformers / Hugging Face transformer.
-        dims: Keep the first `dims` output dimensions (Matryoshka), then re-normalise. None: all.
-        layers: Transformer only: run (and keep in memory) only the first `layers` layers. None: all.
-        normalize: Scale each embedding to unit length.
-        batch_size: Texts per batch (default 16384 for static models, 32 for transformers).
-        device: Transformer only: torch device ("cpu", "cuda", ...). Static models run on the CPU with numpy.
-        revision: Hub branch, tag or commit.
-        cache_folder: Where hub downloads are cached (default: the Hugging Face cache).
-        local_files_only: Never touch the network; use the cache only.
-        trust_remote_code: Allow a transformer's own modelling code from the hub to run.
-        query_prompt: Put before queries by `encode_query`; None: the model's saved "query" prompt.
-        document_prompt: Put before documents by `encode_document`; None: the model's saved document prompt.
-        max_length: Tokens kept per text; None: the model's own setting (model2vec: its max_length;
-            StaticEmbedding: no limit; transformer: its max_seq_length).
-        token: Hugging Face token for a private or gated model (default: the logged-in one, if any).
-        backend: Transformer only (static models ignore it): "torch" runs sentence-transformers; "onnx" runs
-            ONNX Runtime on the CPU, on a graph holding only the first `layers` layers (exported once with torch,
-            then cached under ~/.cache/static2d/onnx or $STATIC2D_ONNX_CACHE, where it needs no torch); "auto"
-            uses ONNX when onnxruntime is installed and the cut graph is cached or can be exported, else torch.
-        quantize: Transformer on ONNX Runtime only: "int8" runs the cut graph with int8 weights (ONNX Runtime's
-            dynamic quantization, per channel), made from the float graph once and cached beside it. None: float32.
-        precision: "float32" (default), or the embeddings quantized as sentence-transformers' `quantize_embeddings`:
-            "int8" / "uint8" (each dimension's range computed once per encoder from static2d's calibration text,
-            never from the batch), "binary" / "ubinary" (1 bit a dimension, packed: `embedding_dim` = ceil(dims / 8)).
-        lazy: Check the options now (against the model's configs too, for a local directory), but load the
-            model on `warm_up()` or first use.
+    Every keyword but `lazy` is an option of the registry `static2d.OPTIONS` (its doc is the Args section below,
+    written from the registry). `lazy=True` checks the options now (against the model's configs too, for a local
+    directory), but loads the model on `warm_up()` or first use.
 
     Returns:
         An `Encoder`.
@@ -502,8 +478,9 @@ def load(
         TypeError: An option of the wrong type (e.g. `dims=2.5`, `layers=True`).
         ValueError: An option out of range, an unknown model id or path, or model files static2d cannot read.
         OSError: The model is not cached and cannot be downloaded (offline).
-        ImportError: A transformer model without the `static2d-core[transformers]` extra installed (or, with
-            backend="onnx", without `static2d-core[onnx]`, or `[onnx-export]` for a graph not yet cached).
+        ImportError: A transformer model without the `transformers` extra installed (`static2d-core[transformers]`,
+            or the adapter's, e.g. `static2d-langchain[transformers]`; the message names the one in use), or, with
+            backend="onnx", without `static2d-core[onnx]` (or `[onnx-export]` for a graph not yet cached).
 
     Example:
         >>> import static2d
@@ -511,26 +488,9 @@ def load(
         >>> enc.encode_query(["what is a panda?"]).shape  # doctest: +SKIP
         (1, 512)
     """
+    given = locals()
     # Cheap checks first: nothing is read or downloaded for an option that cannot work.
-    options = check_options(
-        model=model,
-        dims=dims,
-        layers=layers,
-        normalize=normalize,
-        batch_size=batch_size,
-        device=device,
-        revision=revision,
-        cache_folder=cache_folder,
-        local_files_only=local_files_only,
-        trust_remote_code=trust_remote_code,
-        query_prompt=query_prompt,
-        document_prompt=document_prompt,
-        max_length=max_length,
-        token=token,
-        backend=backend,
-        quantize=quantize,
-        precision=precision,
-    )
+    options = check_options(**{option.name: given[option.name] for option in OPTIONS})
     # A local model is checked now, lazy or not (its configs are at hand); a hub model is looked up on loading.
     description = _describe(options) if is_local(options.model) else None
     encoder = Encoder(options, description)
@@ -581,6 +541,15 @@ def _load(o: Options, description: ModelDescription | None) -> _Loaded:
         max_dims = int(getattr(engine, "max_dims", 0))
         check_size(o.dims, "dims", max_dims)
     return _Loaded(engine, description, o, max_dims)
+
+
+def _args(indent: str = "        ") -> str:
+    """The options as the Args section of a Google-style docstring, from the registry."""
+    wrap = textwrap.TextWrapper(width=116, initial_indent=indent, subsequent_indent=indent + "    ")
+    return "\n".join(wrap.fill(f"{option.name}: {option.doc}") for option in OPTIONS)
+
+
+load.__doc__ = f"{load.__doc__}\n    Args:\n{_args()}\n        lazy: Check the options now, load on first use.\n"
 
 
 def clear_cache() -> None:

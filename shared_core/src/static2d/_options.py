@@ -1,18 +1,18 @@
-"""The options: one typed description of each, their checks, and the validated `Options` of an encoder.
+"""The options: the one registry (`Options`), their types and checks, and `OPTIONS` derived from it.
 
-Each `Option` has a name, type, default, doc, the model kinds it applies to, and its check.
-
-`static2d.load`'s signature and every adapter's fields are tested against `OPTIONS`, so an option is added here
-first, and the adapters follow.
+Adding an option takes one field of `Options` (type, default, doc, check), one keyword of `load`, and one typed
+declaration per adapter; `load`'s signature and every adapter are tested against `OPTIONS` in name, type (Literal
+values included), default and doc.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable
-from dataclasses import dataclass, fields, replace
-from typing import Literal
+import types
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, field, fields, replace
+from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
 from static2d._checks import check_size
 from static2d._precision import Precision, check_precision
@@ -102,174 +102,128 @@ def _token(value: object, name: str) -> object:
     return value
 
 
-@dataclass(frozen=True)
-class Option:
-    """One option of `static2d.load`, taken under the same name by every adapter."""
-
-    name: str
-    type: str  # as the signature spells it
-    default: object
-    doc: str
-    applies_to: tuple[ModelKind, ...]
-    check: Callable[[object, str], object]
+def _precision(value: object, name: str) -> object:
+    del name  # check_precision names the option itself
+    return check_precision(value)
 
 
-OPTIONS: tuple[Option, ...] = (
-    Option(
-        "model",
-        "str | os.PathLike[str]",
-        DEFAULT_MODEL,
-        "A Hugging Face hub id or a local directory: a model2vec model, a sentence-transformers model whose first "
-        "module is StaticEmbedding, or a sentence-transformers / Hugging Face (2D-Matryoshka) transformer.",
-        _BOTH,
-        _model,
-    ),
-    Option(
-        "dims",
-        "int | None",
-        None,
-        "Keep the first `dims` output dimensions (Matryoshka), then re-normalise. None: all.",
-        _BOTH,
-        _size("number of output dimensions"),
-    ),
-    Option(
-        "layers",
-        "int | None",
-        None,
-        "Transformer only: run (and keep in memory) only the first `layers` layers. None: all.",
-        _TRANSFORMER,
-        _size("number of transformer layers"),
-    ),
-    Option("normalize", "bool", True, "Scale each embedding to unit length.", _BOTH, _flag),
-    Option(
-        "batch_size",
-        "int | None",
-        None,
-        "Texts per batch. None: static2d's default for the kind of model (16384 static, 32 transformer).",
-        _BOTH,
-        _size("number of texts"),
-    ),
-    Option(
-        "device",
-        "str | None",
-        None,
-        "Transformer only: torch device ('cpu', 'cuda', ...). Static models run on the CPU with numpy.",
-        _TRANSFORMER,
-        _device,
-    ),
-    Option(
-        "revision",
-        "str | None",
-        None,
-        "Hub branch, tag or commit.",
-        _BOTH,
-        _of_type((str,), "a branch, tag or commit, or None"),
-    ),
-    Option(
-        "cache_folder",
-        "str | None",
-        None,
-        "Where hub downloads are cached. None: the Hugging Face cache.",
-        _BOTH,
-        _path("a directory path or None"),
-    ),
-    Option("local_files_only", "bool", False, "Never touch the network; use cached files only.", _BOTH, _flag),
-    Option(
-        "trust_remote_code",
-        "bool",
-        False,
-        "Allow a transformer's own modelling code from the hub to run.",
-        _TRANSFORMER,
-        _flag,
-    ),
-    Option(
-        "query_prompt",
-        "str | None",
-        None,
-        "Put before each query by encode_query. None: the model's saved 'query' prompt, if any.",
-        _BOTH,
-        _of_type((str,), "a str or None"),
-    ),
-    Option(
-        "document_prompt",
-        "str | None",
-        None,
-        "Put before each document by encode_document. None: the model's saved document prompt, if any.",
-        _BOTH,
-        _of_type((str,), "a str or None"),
-    ),
-    Option(
-        "max_length",
-        "int | None",
-        None,
-        "Tokens kept per text. None: the model's own setting (model2vec: its max_length; StaticEmbedding: no "
-        "limit; transformer: its max_seq_length).",
-        _BOTH,
-        _size("number of tokens"),
-    ),
-    Option(
-        "token",
-        "str | bool | None",
-        None,
-        "Hugging Face token for a private or gated model. None: the logged-in one (HF_TOKEN), if any. Never "
-        "shown, logged, pickled or serialised.",
-        _BOTH,
-        _token,
-    ),
-    Option(
-        "backend",
-        "Literal['auto', 'torch', 'onnx']",
-        "auto",
-        "Transformer only: 'torch' (sentence-transformers), 'onnx' (ONNX Runtime on a graph cut to `layers`), or "
-        "'auto' (ONNX where onnxruntime is installed and the graph is cached or can be exported, else torch).",
-        _TRANSFORMER,
-        _backend,
-    ),
-    Option(
-        "quantize",
-        "Literal['int8'] | None",
-        None,
-        "Transformer on ONNX Runtime only: 'int8' runs the cut graph with int8 weights (ONNX Runtime's dynamic "
-        "quantization, per channel), built from the float graph and cached beside it; faster, within a fraction "
-        "of a point of float quality. None: float32.",
-        _TRANSFORMER,
-        _quantize,
-    ),
-    Option(
-        "precision",
-        "Literal['float32', 'int8', 'uint8', 'binary', 'ubinary']",
-        "float32",
-        "What each number of an embedding is, as sentence-transformers' quantize_embeddings: 'float32', 'int8' / "
-        "'uint8' (each dimension's range fixed per model and settings from static2d's calibration text, never by "
-        "the batch), 'binary' / 'ubinary' (1 bit a dimension, packed: embedding_dim = ceil(dims / 8)).",
-        _BOTH,
-        lambda value, name: check_precision(value),
-    ),
-)
-"""Every option of `static2d.load` (but `lazy`), in signature order: the adapters take these same names."""
+def _option(
+    default: object,
+    doc: str,
+    check: Callable[[object, str], object],
+    *,
+    applies_to: tuple[ModelKind, ...] = _BOTH,
+) -> Any:  # noqa: ANN401 - a dataclass field, typed by its annotation
+    return field(default=default, metadata={"doc": doc, "check": check, "applies_to": applies_to})
 
 
 @dataclass(frozen=True)
 class Options:
-    """The checked options of one encoder (paths as str, sizes as int). The token never shows in its repr."""
+    """The registry of static2d's options, and the checked options of one encoder (paths as str, sizes as int).
 
-    model: str
-    dims: int | None = None
-    layers: int | None = None
-    normalize: bool = True
-    batch_size: int | None = None
-    device: str | None = None
-    revision: str | None = None
-    cache_folder: str | None = None
-    local_files_only: bool = False
-    trust_remote_code: bool = False
-    query_prompt: str | None = None
-    document_prompt: str | None = None
-    max_length: int | None = None
-    token: str | bool | None = None
-    backend: Backend = "auto"
-    quantize: Quantize = None
-    precision: Precision = "float32"
+    Each field is one option: its annotation is the option's type, its default the option's default, and its
+    metadata the doc, the check and the model kinds it applies to. `OPTIONS` lists them for `load`, the adapters
+    and the docs. The token never shows in the repr.
+    """
+
+    model: str = _option(
+        DEFAULT_MODEL,
+        "A Hugging Face hub id or a local directory: a model2vec model, a sentence-transformers model whose first "
+        "module is StaticEmbedding, or a sentence-transformers / Hugging Face (2D-Matryoshka) transformer.",
+        _model,
+    )
+    dims: int | None = _option(
+        None,
+        "Keep the first `dims` output dimensions (Matryoshka), then re-normalise. None: all.",
+        _size("number of output dimensions"),
+    )
+    layers: int | None = _option(
+        None,
+        "Transformer only: run (and keep in memory) only the first `layers` layers. None: all.",
+        _size("number of transformer layers"),
+        applies_to=_TRANSFORMER,
+    )
+    normalize: bool = _option(
+        True,
+        "Scale each embedding to unit length.",
+        _flag,
+    )
+    batch_size: int | None = _option(
+        None,
+        "Texts per batch. None: static2d's default for the kind of model (16384 static, 32 transformer).",
+        _size("number of texts"),
+    )
+    device: str | None = _option(
+        None,
+        "Transformer only: torch device ('cpu', 'cuda', ...). Static models run on the CPU with numpy.",
+        _device,
+        applies_to=_TRANSFORMER,
+    )
+    revision: str | None = _option(
+        None,
+        "Hub branch, tag or commit.",
+        _of_type((str,), "a branch, tag or commit, or None"),
+    )
+    cache_folder: str | None = _option(
+        None,
+        "Where hub downloads are cached. None: the Hugging Face cache.",
+        _path("a directory path or None"),
+    )
+    local_files_only: bool = _option(
+        False,
+        "Never touch the network; use cached files only.",
+        _flag,
+    )
+    trust_remote_code: bool = _option(
+        False,
+        "Allow a transformer's own modelling code from the hub to run.",
+        _flag,
+        applies_to=_TRANSFORMER,
+    )
+    query_prompt: str | None = _option(
+        None,
+        "Put before each query by encode_query. None: the model's saved 'query' prompt, if any.",
+        _of_type((str,), "a str or None"),
+    )
+    document_prompt: str | None = _option(
+        None,
+        "Put before each document by encode_document. None: the model's saved document prompt, if any.",
+        _of_type((str,), "a str or None"),
+    )
+    max_length: int | None = _option(
+        None,
+        "Tokens kept per text. None: the model's own setting (model2vec: its max_length; StaticEmbedding: no "
+        "limit; transformer: its max_seq_length).",
+        _size("number of tokens"),
+    )
+    token: str | bool | None = _option(
+        None,
+        "Hugging Face token for a private or gated model. None: the logged-in one (HF_TOKEN), if any. Never "
+        "shown, logged, pickled or serialised.",
+        _token,
+    )
+    backend: Backend = _option(
+        "auto",
+        "Transformer only: 'torch' (sentence-transformers), 'onnx' (ONNX Runtime on a graph cut to `layers`), or "
+        "'auto' (ONNX where onnxruntime is installed and the graph is cached or can be exported, else torch).",
+        _backend,
+        applies_to=_TRANSFORMER,
+    )
+    quantize: Quantize = _option(
+        None,
+        "Transformer on ONNX Runtime only: 'int8' runs the cut graph with int8 weights (ONNX Runtime's dynamic "
+        "quantization, per channel), built from the float graph and cached beside it; faster, within a fraction "
+        "of a point of float quality. None: float32.",
+        _quantize,
+        applies_to=_TRANSFORMER,
+    )
+    precision: Precision = _option(
+        "float32",
+        "What each number of an embedding is, as sentence-transformers' quantize_embeddings: 'float32', 'int8' / "
+        "'uint8' (each dimension's range fixed per model and settings from static2d's calibration text, never by "
+        "the batch), 'binary' / 'ubinary' (1 bit a dimension, packed: embedding_dim = ceil(dims / 8)).",
+        _precision,
+    )
 
     def __repr__(self) -> str:
         shown = ", ".join(f"{k}={v!r}" for k, v in self.public().items())
@@ -287,6 +241,45 @@ class Options:
         return replace(self, token=None) if isinstance(self.token, str) else self
 
 
+@dataclass(frozen=True)
+class Option:
+    """One option of `static2d.load`, taken under the same name, type, default and doc by every adapter.
+
+    Example:
+        >>> dims = next(o for o in static2d.OPTIONS if o.name == "dims")  # doctest: +SKIP
+        >>> dims.annotation, dims.default  # doctest: +SKIP
+        (int | None, None)
+    """
+
+    name: str
+    annotation: Any  # the type, e.g. `int | None` or `Literal["auto", "torch", "onnx"]`
+    default: object
+    doc: str
+    applies_to: tuple[ModelKind, ...]
+    check: Callable[[object, str], object]
+
+    @property
+    def type(self) -> str:
+        """The type as the docs spell it: `int | None`, `Literal['auto', 'torch', 'onnx']`."""
+        return _spell(self.annotation)
+
+
+def _spell(annotation: object) -> str:
+    if get_origin(annotation) is Literal:
+        return f"Literal[{', '.join(repr(a) for a in get_args(annotation))}]"
+    if isinstance(annotation, types.UnionType) or get_origin(annotation) is Union:
+        return " | ".join(_spell(a) for a in get_args(annotation))
+    return "None" if annotation is type(None) else getattr(annotation, "__name__", str(annotation))
+
+
+_HINTS = get_type_hints(Options)
+OPTIONS: tuple[Option, ...] = tuple(
+    Option(f.name, _HINTS[f.name], f.default, f.metadata["doc"], f.metadata["applies_to"], f.metadata["check"])
+    for f in fields(Options)
+)
+"""Every option of `static2d.load` (but `lazy`), in signature order: the adapters take these same names."""
+
+
 def check_options(**given: object) -> Options:
     """Check every option (type and range that need no model), before anything is read or downloaded."""
     known = {o.name: o for o in OPTIONS}
@@ -294,7 +287,9 @@ def check_options(**given: object) -> Options:
     for name, value in given.items():
         option = known.get(name)
         if option is None:
-            msg = f"Unknown option {name!r}. static2d takes: {', '.join(known)}."
+            msg = peer_option_message("static2d", name, value, known) or (
+                f"Unknown option {name!r}. static2d takes: {', '.join(known)}."
+            )
             raise TypeError(msg)
         values[name] = option.check(value, name)
     if values.get("quantize") is not None and values.get("backend") == "torch":
@@ -303,4 +298,194 @@ def check_options(**given: object) -> Options:
             "backend='onnx' (or 'auto') with quantize, or leave quantize unset for torch."
         )
         raise ValueError(msg)
-    return Options(**values)  # type: ignore[arg-type]
+    return Options(**values)  # type: ignore[arg-type]  # each value was checked against its field's type
+
+
+# ---- Other embedders' option names ----
+# Users arrive from LangChain's HuggingFaceEmbeddings, LlamaIndex's HuggingFaceEmbedding and Haystack's
+# SentenceTransformers(Text|Document)Embedder, all over sentence-transformers, and bring their option names. Every
+# adapter refuses such a name with the static2d option to use instead (never takes it and ignores it): the names
+# live here, once, and `peer_option_message` writes the refusal for each adapter.
+
+_LANGCHAIN = "LangChain's HuggingFaceEmbeddings"
+_LLAMAINDEX = "LlamaIndex's HuggingFaceEmbedding"
+_HAYSTACK = "Haystack's SentenceTransformers embedders"
+_ST = "sentence-transformers"
+_PROMPTS = ("query_prompt", "document_prompt")
+_ONE_PROCESS = (
+    "static2d embeds in one process: a static model embeds tens of thousands of texts a second on one CPU core, "
+    "and a transformer runs on every core (or on `device`). To spread a large corpus over processes or machines, "
+    "use static2d.BatchEncoder with Ray Data or pandas."
+)
+_SAVED_PROMPTS = (
+    "static2d puts the model's saved 'query' prompt before queries and its document prompt before documents; set "
+    "query_prompt / document_prompt to use others."
+)
+_POOLING = "static2d reads the pooling (and the rest of the pipeline) from the model's own files."
+_NO_DICT = "static2d takes each setting as an option of its own"
+
+
+@dataclass(frozen=True)
+class PeerOption:
+    """Another embedder's option: whose it is, and the static2d option(s) to use instead (or why there is none)."""
+
+    origin: str
+    use: tuple[str, ...] = ()
+    why: str = ""
+    holds_options: bool = False  # a dict of sentence-transformers / transformers arguments (model_kwargs, ...)
+
+
+PEER_OPTIONS: dict[str, PeerOption] = {
+    "model_name": PeerOption(f"{_LANGCHAIN} and {_LLAMAINDEX}", ("model",)),
+    "model_name_or_path": PeerOption(f"{_HAYSTACK} before 2.3", ("model",)),
+    "repo_id": PeerOption("LangChain's HuggingFaceEndpointEmbeddings", ("model",)),
+    "truncate_dim": PeerOption(f"{_ST} and {_HAYSTACK}", ("dims",)),
+    "dim": PeerOption("other embedders", ("dims",)),
+    "dimensions": PeerOption("OpenAI-style embedders", ("dims",)),
+    "output_dimensionality": PeerOption("Google's embedders", ("dims",)),
+    "normalize_embeddings": PeerOption(f"{_HAYSTACK} and {_ST}' encode()", ("normalize",)),
+    "show_progress": PeerOption(_LANGCHAIN, ("show_progress_bar",)),
+    "progress_bar": PeerOption(_HAYSTACK, ("show_progress_bar",)),
+    "multi_process": PeerOption(_LANGCHAIN, why=_ONE_PROCESS),
+    "parallel_process": PeerOption(_LLAMAINDEX, why=_ONE_PROCESS),
+    "target_devices": PeerOption(_LLAMAINDEX, why=_ONE_PROCESS),
+    "query_instruction": PeerOption(_LLAMAINDEX, ("query_prompt",)),
+    "text_instruction": PeerOption(_LLAMAINDEX, ("document_prompt",)),
+    "embed_instruction": PeerOption("LangChain's instruct embeddings", ("document_prompt",)),
+    "document_instruction": PeerOption("other embedders", ("document_prompt",)),
+    "prefix": PeerOption(_HAYSTACK, _PROMPTS),
+    "prompts": PeerOption(_ST, _PROMPTS),
+    "prompt_name": PeerOption(f"{_ST}' encode()", why=_SAVED_PROMPTS),
+    "default_prompt_name": PeerOption(_ST, why=_SAVED_PROMPTS),
+    "cache_dir": PeerOption("transformers", ("cache_folder",)),
+    "max_seq_length": PeerOption(_ST, ("max_length",)),
+    "embed_batch_size": PeerOption("LlamaIndex", ("batch_size",)),
+    "hf_token": PeerOption("other embedders", ("token",)),
+    "use_auth_token": PeerOption("older Hugging Face libraries", ("token",)),
+    "auth_token": PeerOption("other embedders", ("token",)),
+    "huggingfacehub_api_token": PeerOption("LangChain's Hugging Face endpoints", ("token",)),
+    "pooling": PeerOption(_LLAMAINDEX, why=_POOLING),
+    "tokenizer_name": PeerOption(_LLAMAINDEX, why=_POOLING),
+    "torch_dtype": PeerOption("transformers", ("dtype",)),
+    "model_kwargs": PeerOption(f"{_LANGCHAIN} and {_HAYSTACK}", holds_options=True),
+    "encode_kwargs": PeerOption(f"{_LANGCHAIN} and {_HAYSTACK}", holds_options=True),
+    "query_encode_kwargs": PeerOption(_LANGCHAIN, holds_options=True),
+    "tokenizer_kwargs": PeerOption(_HAYSTACK, holds_options=True),
+    "config_kwargs": PeerOption(_HAYSTACK, holds_options=True),
+}
+"""Other embedders' option names, each with the static2d option(s) to use instead, or why static2d has none."""
+
+# What the dict options above hold (sentence-transformers' constructor and encode() arguments, transformers'
+# from_pretrained ones), with static2d's option for each.
+_PEER_KEYS: dict[str, tuple[str, ...]] = {
+    "device": ("device",),
+    "trust_remote_code": ("trust_remote_code",),
+    "revision": ("revision",),
+    "token": ("token",),
+    "use_auth_token": ("token",),
+    "local_files_only": ("local_files_only",),
+    "cache_folder": ("cache_folder",),
+    "cache_dir": ("cache_folder",),
+    "backend": ("backend",),
+    "precision": ("precision",),
+    "batch_size": ("batch_size",),
+    "normalize_embeddings": ("normalize",),
+    "truncate_dim": ("dims",),
+    "show_progress_bar": ("show_progress_bar",),
+    "max_seq_length": ("max_length",),
+    "model_max_length": ("max_length",),
+    "max_length": ("max_length",),
+    "torch_dtype": ("dtype",),
+    "dtype": ("dtype",),
+}
+_QUERY_PROMPT_NAMES = ("query", "search_query", "question")
+
+
+def _prompt_options(prompts: object) -> dict[str, object]:
+    """sentence-transformers' `prompts` dict as static2d's query_prompt / document_prompt."""
+    if not isinstance(prompts, Mapping):
+        return {}
+    found: dict[str, object] = {}
+    for key, prompt in prompts.items():
+        option = "query_prompt" if str(key) in _QUERY_PROMPT_NAMES else "document_prompt"
+        found.setdefault(option, prompt)
+    return found
+
+
+def _translate(name: str, value: object, takes: Collection[str]) -> tuple[dict[str, object], list[str]]:
+    """The static2d options a peer's option (or dict of options) stands for, and the keys that have none."""
+    peer = PEER_OPTIONS[name]
+    if peer.holds_options:
+        if not isinstance(value, Mapping):
+            return {}, []
+        options: dict[str, object] = {}
+        missing: list[str] = []
+        for given, item in value.items():
+            key = str(given)
+            if key == "prompts":
+                options.update(_prompt_options(item))
+            elif key == "prompt":
+                options.update(dict.fromkeys(("query_prompt",) if name == "query_encode_kwargs" else _PROMPTS, item))
+            elif key in _PEER_KEYS and all(option in takes for option in _PEER_KEYS[key]):
+                options.update(dict.fromkeys(_PEER_KEYS[key], item))
+            elif key == "model_kwargs" and isinstance(item, Mapping):  # sentence-transformers' own, for transformers
+                inner, lost = _translate("model_kwargs", item, takes)
+                options.update(inner)
+                missing += lost
+            else:
+                missing.append(key)
+        return options, missing
+    if name == "prompts":
+        return _prompt_options(value), []
+    if peer.use and all(option in takes for option in peer.use):
+        return dict.fromkeys(peer.use, value), []
+    return {}, [name] if peer.use else []
+
+
+def peer_option_message(
+    owner: str,
+    name: str,
+    value: object,
+    takes: Collection[str],
+    spell: Mapping[str, Callable[[object], str]] | None = None,
+) -> str | None:
+    """The refusal of another embedder's option `name=value` by `owner`, naming the static2d option(s) to use.
+
+    Args:
+        owner: The class refusing it, e.g. "Static2DEmbeddings".
+        name: The option given.
+        value: Its value (a dict option is translated entry by entry).
+        takes: Every option `owner` takes: a name it takes is not refused, and only these are suggested.
+        spell: How `owner` writes the value of an option, where it is not the plain value (Haystack's
+            `device=ComponentDevice.from_str('cuda')`). A token's value is never written.
+
+    Returns:
+        The message of the TypeError to raise, or None when `name` is not another embedder's option name (or is
+        one that `owner` takes too).
+
+    Example:
+        >>> print(peer_option_message("Static2DEmbeddings", "truncate_dim", 128, ["dims"]))
+        Static2DEmbeddings has no option 'truncate_dim' (an option of sentence-transformers and Haystack's \
+SentenceTransformers embedders): use the static2d option dims=128 instead.
+    """
+    spelling = {"token": lambda _: "<your token>", **(spell or {})}
+    peer = PEER_OPTIONS.get(name)
+    if peer is None or name in takes:
+        return None
+    head = f"{owner} has no option {name!r} (an option of {peer.origin})"
+    options, missing = _translate(name, value, takes)
+    shown = ", ".join(f"{option}={spelling.get(option, repr)(item)}" for option, item in options.items())
+    if options:
+        msg = f"{head}: use the static2d option{'s' if len(options) > 1 else ''} {shown} instead."
+        if missing:
+            msg += f" {', '.join(missing)}: no static2d equivalent; leave {'them' if len(missing) > 1 else 'it'} out."
+    elif peer.holds_options and missing:
+        msg = f"{head}: {', '.join(missing)} {'have' if len(missing) > 1 else 'has'} no static2d equivalent; leave "
+        msg += f"{name} out (static2d's options: {', '.join(sorted(takes))})."
+    elif peer.holds_options:
+        msg = f"{head}: {_NO_DICT} ({', '.join(sorted(takes))}); leave {name} out."
+    elif peer.why:
+        msg = f"{head}: {peer.why}"
+    else:
+        msg = f"{head}, and static2d has no {', '.join(peer.use)} option here; leave it out."
+    return msg

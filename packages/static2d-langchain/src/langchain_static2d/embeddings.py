@@ -4,12 +4,34 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import static2d
 from langchain_core.embeddings import Embeddings
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+_OPTIONS = {option.name: option for option in static2d.OPTIONS}
+
+
+def _option(name: str, **kwargs: Any) -> Any:  # noqa: ANN401 - a pydantic field, typed by its annotation
+    """The pydantic field of static2d option `name`, its default and doc from the core's registry.
+
+    Ints and bools are strict: `dims=2.5` or `normalize="yes"` is refused, never coerced.
+    """
+    option = _OPTIONS[name]
+    if option.annotation in (bool, int | None):
+        kwargs["strict"] = True
+    return Field(default=option.default, description=option.doc, **kwargs)
 
 
 class Static2DEmbeddings(BaseModel, Embeddings):
@@ -74,82 +96,49 @@ class Static2DEmbeddings(BaseModel, Embeddings):
 
     model_config = ConfigDict(extra="forbid", frozen=True, protected_namespaces=())
 
-    model: str = Field(
-        default=static2d.DEFAULT_MODEL,
-        description="Hugging Face hub id or local directory: a model2vec model, a sentence-transformers "
-        "StaticEmbedding model, or a (2D-Matryoshka) sentence-transformers / Hugging Face transformer.",
-    )
-    dims: int | None = Field(
-        default=None,
-        strict=True,
-        description="Keep the first `dims` output dimensions (Matryoshka truncation), then re-normalise. None: all.",
-    )
-    layers: int | None = Field(
-        default=None,
-        strict=True,
-        description="Transformer models only: run only the first `layers` layers. None: all.",
-    )
-    normalize: bool = Field(default=True, strict=True, description="Scale each embedding to unit length.")
-    batch_size: int | None = Field(
-        default=None,
-        strict=True,
-        description="Texts per batch. None: static2d's default for the kind of model.",
-    )
-    query_prompt: str | None = Field(
-        default=None,
-        description="Text put before each query by `embed_query`. None: the model's saved 'query' prompt, if any.",
-    )
-    document_prompt: str | None = Field(
-        default=None,
-        description="Text put before each document by `embed_documents`. None: the model's saved document prompt.",
-    )
-    device: str | None = Field(
-        default=None,
-        description="Transformer models only: torch device ('cpu', 'cuda', ...). Static models run on the CPU.",
-    )
-    revision: str | None = Field(default=None, description="Hub branch, tag or commit.")
-    cache_folder: str | None = Field(
-        default=None, description="Where hub downloads are cached. None: the Hugging Face cache."
-    )
-    local_files_only: bool = Field(
-        default=False, strict=True, description="Never touch the network; use cached files only."
-    )
-    trust_remote_code: bool = Field(
-        default=False, strict=True, description="Allow a transformer's own modelling code from the hub to run."
-    )
+    # static2d's options: each declared once here, typed; default and description come from the core's registry.
+    model: str = _option("model")
+    dims: int | None = _option("dims")
+    layers: int | None = _option("layers")
+    normalize: bool = _option("normalize")
+    batch_size: int | None = _option("batch_size")
+    device: str | None = _option("device")
+    revision: str | None = _option("revision")
+    cache_folder: str | None = _option("cache_folder")
+    local_files_only: bool = _option("local_files_only")
+    trust_remote_code: bool = _option("trust_remote_code")
+    query_prompt: str | None = _option("query_prompt")
+    document_prompt: str | None = _option("document_prompt")
+    max_length: int | None = _option("max_length")
+    token: SecretStr | None = _option("token", exclude=True, repr=False)  # never in a repr, a dump or a pickle
+    backend: static2d.Backend = _option("backend")
+    quantize: static2d.Quantize = _option("quantize")
+    precision: static2d.Precision = _option("precision")
+    # LangChain's own
     show_progress_bar: bool = Field(default=False, strict=True, description="Show a progress bar while embedding.")
-    max_length: int | None = Field(
-        default=None,
-        strict=True,
-        description="Tokens kept per text. None: the model's own setting.",
-    )
-    backend: Literal["auto", "torch", "onnx"] = Field(
-        default="auto",
-        description="Transformer models only: 'torch' (sentence-transformers), 'onnx' (ONNX Runtime on a graph cut "
-        "to `layers`), or 'auto' (ONNX where onnxruntime is installed, else torch).",
-    )
-    quantize: Literal["int8"] | None = Field(
-        default=None,
-        description="Transformer on ONNX Runtime only: 'int8' runs the cut graph with int8 weights (faster, within "
-        "a fraction of a point of float quality). None: float32.",
-    )
-    precision: Literal["float32", "int8", "uint8", "binary", "ubinary"] = Field(
-        default="float32",
-        description=(
-            "'float32' (default), or quantized as sentence-transformers' quantize_embeddings: 'int8' / 'uint8' "
-            "(ranges fixed per model and settings), 'binary' / 'ubinary' (packed bits: dims / 8 numbers)."
-        ),
-    )
-
-    token: SecretStr | None = Field(
-        default=None,
-        exclude=True,
-        repr=False,
-        description="Hugging Face token for a private or gated model. None: the logged-in one, or HF_TOKEN. Never in "
-        "a repr, a model_dump() or a pickle (an unpickled embedder reads HF_TOKEN).",
-    )
 
     _encoder: static2d.Encoder = PrivateAttr()
+
+    def __init__(self, **data: Any) -> None:  # noqa: ANN401 - the fields, each of its own type
+        """Check the options with static2d; its own error is raised as it is, not inside a ValidationError."""
+        try:
+            super().__init__(**data)
+        except ValidationError as e:
+            error = _static2d_error(e)
+            if error is None:
+                raise
+            raise error from None  # one message, static2d's: pydantic's wrapping adds nothing to it
+
+    @model_validator(mode="before")
+    @classmethod
+    def _refuse_peer_options(cls, data: Any) -> Any:  # noqa: ANN401 - the raw input, as pydantic gives it
+        """Another embedder's option name (`model_kwargs`, `model_name`, ...) gets the static2d option to use."""
+        if isinstance(data, Mapping):
+            for name, value in data.items():
+                msg = static2d.peer_option_message(cls.__name__, str(name), value, cls.model_fields)
+                if msg is not None:
+                    raise TypeError(msg)
+        return data
 
     @field_validator("model", "cache_folder", mode="before")
     @classmethod
@@ -160,26 +149,9 @@ class Static2DEmbeddings(BaseModel, Embeddings):
     @model_validator(mode="after")
     def _make_encoder(self) -> Static2DEmbeddings:
         """Check the options with static2d now; the model is loaded on first use."""
-        self._encoder = static2d.load(
-            self.model,
-            dims=self.dims,
-            layers=self.layers,
-            normalize=self.normalize,
-            batch_size=self.batch_size,
-            device=self.device,
-            revision=self.revision,
-            cache_folder=self.cache_folder,
-            local_files_only=self.local_files_only,
-            trust_remote_code=self.trust_remote_code,
-            query_prompt=self.query_prompt,
-            document_prompt=self.document_prompt,
-            max_length=self.max_length,
-            backend=self.backend,
-            token=None if self.token is None else self.token.get_secret_value(),
-            quantize=self.quantize,
-            precision=self.precision,
-            lazy=True,
-        )
+        options = {option.name: getattr(self, option.name) for option in static2d.OPTIONS}
+        options["token"] = None if self.token is None else self.token.get_secret_value()
+        self._encoder = static2d.load(**options, lazy=True)
         return self
 
     @property
@@ -247,3 +219,12 @@ class Static2DEmbeddings(BaseModel, Embeddings):
         vectors = self._encoder.encode_query([text], show_progress_bar=self.show_progress_bar)
         out: list[float] = vectors[0].astype(np.float32, copy=False).tolist()
         return out
+
+
+def _static2d_error(error: ValidationError) -> Exception | None:
+    """static2d's own error, when it is the only thing pydantic wrapped (a ValueError raised checking the options)."""
+    errors = error.errors()
+    if len(errors) != 1 or errors[0]["type"] != "value_error":
+        return None
+    wrapped = errors[0].get("ctx", {}).get("error")
+    return wrapped if isinstance(wrapped, Exception) else None

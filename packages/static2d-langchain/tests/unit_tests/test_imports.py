@@ -1,12 +1,13 @@
 from importlib.metadata import version
 
 import langchain_static2d
+from langchain_core.embeddings import Embeddings
+from static2d_testkit.api import check_public_api
 
 
-def test_all() -> None:
-    assert langchain_static2d.__all__ == ["Static2DEmbeddings", "__version__"]
-    for name in langchain_static2d.__all__:
-        assert getattr(langchain_static2d, name) is not None
+def test_all_is_the_documented_api() -> None:
+    check_public_api(langchain_static2d, "langchain_static2d")
+    assert issubclass(langchain_static2d.Static2DEmbeddings, Embeddings)
 
 
 def test_version_matches_distribution() -> None:

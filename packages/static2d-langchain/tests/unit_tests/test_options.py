@@ -1,15 +1,52 @@
-"""The adapter takes every static2d option, under the core's name and with the core's default."""
+"""The adapter takes every static2d option under the core's name, type, default and doc: no drift from the registry."""
 
 from __future__ import annotations
 
+import typing
+
+import pytest
 import static2d
 from langchain_static2d import Static2DEmbeddings
+from pydantic import SecretStr
 
 ADAPTER_ONLY = {"show_progress_bar"}
+# LangChain's own type for a secret: the token is a SecretStr (never shown, dumped or pickled).
+ADAPTER_TYPES = {"token": SecretStr | None}
 
 
 def test_fields_are_the_core_options() -> None:
     fields = Static2DEmbeddings.model_fields
     assert set(fields) - ADAPTER_ONLY == {option.name for option in static2d.OPTIONS}
+    hints = typing.get_type_hints(Static2DEmbeddings)
     for option in static2d.OPTIONS:
-        assert fields[option.name].default == option.default, option.name
+        field = fields[option.name]
+        assert field.default == option.default, option.name
+        assert field.description == option.doc, option.name
+        assert hints[option.name] == ADAPTER_TYPES.get(option.name, option.annotation), option.name
+
+
+@pytest.mark.parametrize("option", static2d.OPTIONS, ids=lambda o: o.name)
+def test_each_option_reaches_the_core(option: static2d.Option) -> None:
+    """A non-default value of each option is what the core's encoder was made with."""
+    values: dict[str, object] = {
+        "dims": 16,
+        "layers": 2,
+        "normalize": False,
+        "batch_size": 7,
+        "device": "cpu",
+        "revision": "main",
+        "cache_folder": "/tmp/somewhere",
+        "local_files_only": True,
+        "trust_remote_code": True,
+        "query_prompt": "q: ",
+        "document_prompt": "d: ",
+        "max_length": 9,
+        "backend": "torch",
+        "precision": "int8",
+        "model": "owner/other-model",
+        "quantize": "int8",
+        "token": "hf_secret",
+    }
+    embeddings = Static2DEmbeddings(**{option.name: values[option.name]})  # type: ignore[arg-type]
+    seen = embeddings.encoder.options[option.name]
+    assert seen == ("***" if option.name == "token" else values[option.name])  # a token is never shown

@@ -143,12 +143,12 @@ def read_json(path: Path, expect: type = dict) -> Any:  # noqa: ANN401 - JSON is
         raise ValueError(msg) from e
     except UnicodeDecodeError as e:
         msg = f"{path} is not a text file ({e.reason}). The model files look damaged: download the model again."
-        raise ValueError(msg) from e
+        raise ValueError(msg) from None
     try:
         data = json.loads(text)
     except json.JSONDecodeError as e:
         msg = f"{path} is not valid JSON ({e}). The model files look damaged: download the model again."
-        raise ValueError(msg) from e
+        raise ValueError(msg) from None
     if not isinstance(data, expect):
         msg = (
             f"{path} holds a JSON {type(data).__name__}, but a {'list' if expect is list else 'JSON object'} was "

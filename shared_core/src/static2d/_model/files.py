@@ -36,9 +36,9 @@ def checkpoint_tensors(tf_dir: Path) -> dict[str, tuple[tuple[int, ...], Path]]:
         try:
             weight_map = json.loads(index.read_text(encoding="utf-8"))["weight_map"]
             files = sorted({tf_dir / str(name) for name in weight_map.values()})
-        except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError, AttributeError) as e:
+        except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError, AttributeError):
             msg = f"{index} is not a safetensors index (a JSON object with a 'weight_map'): download the model again."
-            raise ValueError(msg) from e
+            raise ValueError(msg) from None
         absent = [p.name for p in files if not p.is_file()]
         if absent:
             msg = f"{index} names weight files that are not there: {absent}. Download the model again."

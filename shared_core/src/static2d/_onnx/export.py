@@ -13,13 +13,13 @@ from typing import Any
 
 import numpy as np
 
+from static2d._extras import install_hint
 from static2d._model.describe import TransformerDescription
 from static2d._onnx.cache import OPSET, cache_root
 from static2d._onnx.runtime import OnnxUnsupportedError, batch_arrays, output_name, pad_id, transformer_tokenizer
 from static2d._torch.cut import quiet_transformers, truncate_layers
 from static2d._torch.tap import SELF_CHECK_ATOL, LayerTap
 
-EXPORT_HINT = "pip install 'static2d-core[onnx-export]'"
 _TOOLS = ("torch", "transformers", "onnx")
 
 
@@ -35,7 +35,7 @@ def require_export_tools(name: str) -> None:
         msg = (
             f"No cut ONNX model of {name!r} at these layers is cached ({cache_root()}), and exporting one needs "
             f"{', '.join(missing)}, which {'is' if len(missing) == 1 else 'are'} not installed. Install them once "
-            f"with {EXPORT_HINT} (later loads then need onnxruntime only), or use backend='torch'."
+            f"with {install_hint('onnx-export')} (later loads then need onnxruntime only), or use backend='torch'."
         )
         raise ImportError(msg)
 

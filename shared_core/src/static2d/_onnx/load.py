@@ -9,13 +9,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from static2d._extras import install_hint
 from static2d._model.describe import TransformerDescription
 from static2d._onnx.cache import CutModel, get_or_build, source_of
 from static2d._onnx.export import export, require_export_tools
 from static2d._onnx.head import dense_refusal
 from static2d._onnx.quantize import quantized
-from static2d._onnx.runtime import RUN_HINT, OnnxEngine, OnnxUnsupportedError
+from static2d._onnx.runtime import OnnxEngine, OnnxUnsupportedError
 from static2d._options import Options
+from static2d._torch.weights import check_transformer_weights
 
 
 def onnx_refusal(description: TransformerDescription) -> str | None:
@@ -47,9 +49,10 @@ def load_onnx(description: TransformerDescription, options: Options, layers: int
         raise ValueError(msg)
     try:
         import onnxruntime  # noqa: F401 - checked before any export
-    except ImportError as e:
-        msg = f"backend='onnx' needs onnxruntime, which is not installed: {RUN_HINT} (or use backend='torch')."
-        raise ImportError(msg) from e
+    except ImportError:
+        hint = install_hint("onnx")
+        msg = f"backend='onnx' needs onnxruntime, which is not installed: {hint} (or use backend='torch')."
+        raise ImportError(msg) from None
     why = onnx_refusal(description)
     if why is not None:
         msg = f"{why}. Use backend='torch'."
@@ -57,8 +60,6 @@ def load_onnx(description: TransformerDescription, options: Options, layers: int
 
     def build(dest: Path) -> tuple[list[str], dict[str, Any]]:
         require_export_tools(description.name)
-        from static2d._torch.weights import check_transformer_weights  # torch: only to export
-
         # before anything is exported or cached: weights that do not fit would export random layers
         tf_dir = description.pipeline.tf_dir
         check_transformer_weights(tf_dir, description.name, layers, trust_remote_code=options.trust_remote_code)

@@ -1,6 +1,6 @@
 """quantize="int8": the cut graph with int8 weights, made by ONNX Runtime from the float graph, checked, cached.
 
-The method was chosen by measurement on all-MiniLM-L6-v2 (benchmarks/bench_onnx.py; the README's Performance):
+The method was chosen by measurement on all-MiniLM-L6-v2 (benchmarks/bench_onnx.py; docs/performance.md):
 dynamic quantization with per-channel int8 weights (activations quantized per batch at run time) is the fastest
 of ONNX Runtime's int8 methods on an AVX2 CPU that keeps the vectors close to float; per-tensor weights bend some
 vectors (min cosine to float ~0.78), and static QDQ quantization needs calibration texts and was slower here.
@@ -32,6 +32,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from static2d._extras import install_hint
 from static2d._model.describe import TransformerDescription
 from static2d._onnx.cache import CutModel, get_or_build, source_of
 from static2d._onnx.runtime import OnnxEngine
@@ -39,7 +40,6 @@ from static2d._precision import calibration_texts
 from static2d._vectors import normalize_rows
 
 METHODS = {"int8": "dynamic-qint8-per-channel-matmul-checked"}
-QUANTIZE_HINT = "pip install 'static2d-core[onnx-export]'"
 AGREEMENT = 0.95
 """The least cosine, on every calibration text, between an int8 graph's vector and its float graph's."""
 # What stays float32, tried in turn: nothing; the feed-forward down-projections; the whole feed-forward.
@@ -152,8 +152,8 @@ def quantized(
         if importlib.util.find_spec("onnx") is None:
             msg = (
                 f"No int8 graph of {description.name!r} at these layers is cached, and making one needs the `onnx` "
-                f"package, which is not installed. Install it once with {QUANTIZE_HINT} (later loads then need "
-                "onnxruntime only), or leave quantize unset."
+                f"package, which is not installed. Install it once with {install_hint('onnx-export')} (later loads "
+                "then need onnxruntime only), or leave quantize unset."
             )
             raise ImportError(msg)
         source = float_graph()

@@ -19,8 +19,6 @@ from static2d._model.files import read_tokenizer
 from static2d._onnx.head import Dense, pool
 from static2d._vectors import normalize_rows
 
-RUN_HINT = "pip install 'static2d-core[onnx]'"
-
 
 def output_name(depth: int, layers: int) -> str:
     """The ONNX graph output holding layer `depth`'s token embeddings, as a model cut there returns them."""

@@ -1,6 +1,6 @@
 """Fast exact tokenization: `tokie`, for the tokenizers where it is proven to give Hugging Face's very ids.
 
-Measured on the tokenizer families `tokenizers` trains (README: "Static models: past the tokenizer's ceiling"),
+Measured on the tokenizer families `tokenizers` trains (docs/usage.md: "Static models: past the tokenizer's ceiling"),
 `tokie` gives the same ids as
 `Tokenizer.encode_batch_fast(..., add_special_tokens=False)` for WordPiece models with the BERT normalizer and
 pre-tokenizer (cased and uncased) and for byte-level BPE, 10x-30x faster; it differs for Unigram + Metaspace + NFKC

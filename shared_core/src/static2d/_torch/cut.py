@@ -8,7 +8,7 @@ import importlib
 from collections.abc import Iterator
 from typing import Any
 
-_EXTRA_HINT = "pip install 'static2d-core[transformers]'"
+from static2d._extras import install_hint
 
 # Where each encoder family keeps its list of layers, relative to the Hugging Face base model.
 # BERT / RoBERTa / XLM-R / MPNet / E5 / BGE: encoder.layer; DistilBERT: transformer.layer; ModernBERT: layers.
@@ -18,12 +18,12 @@ _LAYER_PATHS = (("encoder", "layer"), ("transformer", "layer"), ("layers",), ("e
 def import_sentence_transformers() -> Any:  # noqa: ANN401 - the module object
     try:
         import sentence_transformers
-    except ImportError as e:
+    except ImportError:
         msg = (
             "This model is a transformer; running it needs torch and sentence-transformers, which are not installed. "
-            f"Install the extra: {_EXTRA_HINT} (static models need neither)."
+            f"Install the extra: {install_hint('transformers')} (static models need neither)."
         )
-        raise ImportError(msg) from e
+        raise ImportError(msg) from None
     return sentence_transformers
 
 

@@ -4,37 +4,28 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 from llama_index.core.base.embeddings.base import BaseEmbedding, Embedding
 from llama_index.core.bridge.pydantic import Field, PrivateAttr, SecretStr
 
 import static2d
-from static2d._checks import check_text, check_texts
 
 # LlamaIndex hands `_get_text_embeddings` chunks of `embed_batch_size` texts (its default is 10). 2048 is the most
 # `BaseEmbedding` allows, and what `VectorStoreIndex` inserts at a time, so the core sees whole batches and does
 # its own batching (`batch_size`) inside.
 MAX_EMBED_BATCH_SIZE = 2048
-# Other embedders' names for static2d's options: refused with the name to use instead (never taken and ignored).
-PEER_NAMES = {
-    "truncate_dim": "dims",
-    "dim": "dims",
-    "dimensions": "dims",
-    "output_dimensionality": "dims",
-    "query_instruction": "query_prompt",
-    "text_instruction": "document_prompt",
-    "document_instruction": "document_prompt",
-    "model_name": "model",
-    "model_name_or_path": "model",
-    "cache_dir": "cache_folder",
-    "max_seq_length": "max_length",
-    "normalize_embeddings": "normalize",
-    "hf_token": "token",
-    "use_auth_token": "token",
-}
+
+
+_OPTIONS = {option.name: option for option in static2d.OPTIONS}
+
+
+def _option(name: str, **kwargs: Any) -> Any:  # noqa: ANN401 - a pydantic field, typed by its annotation
+    """The frozen pydantic field of static2d option `name`, its default and doc from the core's registry."""
+    option = _OPTIONS[name]
+    return Field(default=option.default, description=option.doc, frozen=True, **kwargs)
 
 
 class Static2DEmbedding(BaseEmbedding):
@@ -54,77 +45,27 @@ class Static2DEmbedding(BaseEmbedding):
         >>> Settings.embed_model = Static2DEmbedding("sentence-transformers/static-retrieval-mrl-en-v1", dims=256)
     """
 
-    model: str = Field(
-        default=static2d.DEFAULT_MODEL,
-        frozen=True,
-        description=(
-            "Hugging Face hub id or local directory of a static model (model2vec, or sentence-transformers "
-            "StaticEmbedding) or a sentence-transformers / Hugging Face 2D-Matryoshka transformer."
-        ),
-    )
-    dims: int | None = Field(
-        default=None,
-        frozen=True,
-        description="Keep the first `dims` output dimensions (Matryoshka), then re-normalise. None: all.",
-    )
-    layers: int | None = Field(
-        default=None,
-        frozen=True,
-        description="Transformer only: run only the first `layers` layers. None: all. Static models have none.",
-    )
-    normalize: bool = Field(default=True, frozen=True, description="Scale each embedding to unit length.")
-    batch_size: int | None = Field(
-        default=None,
-        frozen=True,
-        description="Texts per batch inside static2d. None: static2d's default for the kind of model.",
-    )
-    query_prompt: str | None = Field(
-        default=None,
-        frozen=True,
-        description="Put before each query. None: the model's saved 'query' prompt, if any.",
-    )
-    document_prompt: str | None = Field(
-        default=None,
-        frozen=True,
-        description="Put before each text (document). None: the model's saved document prompt, if any.",
-    )
-    device: str | None = Field(
-        default=None,
-        frozen=True,
-        description="Transformer only: torch device ('cpu', 'cuda', ...). Static models run on the CPU.",
-    )
-    revision: str | None = Field(default=None, frozen=True, description="Hub branch, tag or commit.")
-    cache_folder: str | None = Field(
-        default=None, frozen=True, description="Where hub downloads are cached. None: the Hugging Face cache."
-    )
-    local_files_only: bool = Field(default=False, frozen=True, description="Never download; use the cache only.")
-    trust_remote_code: bool = Field(
-        default=False, frozen=True, description="Allow a transformer's own modelling code from the hub to run."
-    )
+    # static2d's options: each declared once here, typed; default and description come from the core's registry.
+    # Frozen: make a new embedder to change one (loading is shared, so that is cheap).
+    model: str = _option("model")
+    dims: int | None = _option("dims")
+    layers: int | None = _option("layers")
+    normalize: bool = _option("normalize")
+    batch_size: int | None = _option("batch_size")
+    device: str | None = _option("device")
+    revision: str | None = _option("revision")
+    cache_folder: str | None = _option("cache_folder")
+    local_files_only: bool = _option("local_files_only")
+    trust_remote_code: bool = _option("trust_remote_code")
+    query_prompt: str | None = _option("query_prompt")
+    document_prompt: str | None = _option("document_prompt")
+    max_length: int | None = _option("max_length")
+    token: SecretStr | None = _option("token", exclude=True, repr=False)  # never in to_dict(), a repr or a pickle
+    backend: static2d.Backend = _option("backend")
+    quantize: static2d.Quantize = _option("quantize")
+    precision: static2d.Precision = _option("precision")
+    # LlamaIndex's own
     show_progress_bar: bool = Field(default=False, description="Show static2d's progress bar over its batches.")
-    max_length: int | None = Field(
-        default=None, frozen=True, description="Tokens kept per text. None: the model's own setting."
-    )
-    backend: Literal["auto", "torch", "onnx"] = Field(
-        default="auto",
-        frozen=True,
-        description="Transformer only: 'torch' (sentence-transformers), 'onnx' (ONNX Runtime on a graph cut to "
-        "`layers`), or 'auto' (ONNX where onnxruntime is installed, else torch).",
-    )
-    quantize: Literal["int8"] | None = Field(
-        default=None,
-        frozen=True,
-        description="Transformer on ONNX Runtime only: 'int8' runs the cut graph with int8 weights (faster, within "
-        "a fraction of a point of float quality). None: float32.",
-    )
-    precision: Literal["float32", "int8", "uint8", "binary", "ubinary"] = Field(
-        default="float32",
-        frozen=True,
-        description=(
-            "'float32' (default), or quantized as sentence-transformers' quantize_embeddings: 'int8' / 'uint8' "
-            "(ranges fixed per model and settings), 'binary' / 'ubinary' (packed bits: dims / 8 numbers)."
-        ),
-    )
     embed_batch_size: int = Field(
         default=MAX_EMBED_BATCH_SIZE,
         gt=0,
@@ -135,63 +76,19 @@ class Static2DEmbedding(BaseEmbedding):
         ),
     )
 
-    token: SecretStr | None = Field(
-        default=None,
-        frozen=True,
-        description="Hugging Face token for a private or gated model. None: the logged-in one, or HF_TOKEN. Never "
-        "written by to_dict(), repr() or pickle (an unpickled embedder reads HF_TOKEN).",
-        exclude=True,
-        repr=False,
-    )
-
     _encoder: static2d.Encoder = PrivateAttr()
 
     def __init__(
         self,
         model: str | os.PathLike[str] = static2d.DEFAULT_MODEL,
-        *,
-        dims: int | None = None,
-        layers: int | None = None,
-        normalize: bool = True,
-        batch_size: int | None = None,
-        query_prompt: str | None = None,
-        document_prompt: str | None = None,
-        device: str | None = None,
-        revision: str | None = None,
-        cache_folder: str | os.PathLike[str] | None = None,
-        local_files_only: bool = False,
-        trust_remote_code: bool = False,
-        show_progress_bar: bool = False,
-        max_length: int | None = None,
-        backend: Literal["auto", "torch", "onnx"] = "auto",
-        token: str | SecretStr | None = None,
-        quantize: Literal["int8"] | None = None,
-        precision: Literal["float32", "int8", "uint8", "binary", "ubinary"] = "float32",
-        embed_batch_size: int = MAX_EMBED_BATCH_SIZE,
-        **kwargs: Any,  # noqa: ANN401 - the other BaseEmbedding fields (callback_manager, num_workers, ...)
+        **kwargs: Any,  # noqa: ANN401 - the static2d options (fields above) and BaseEmbedding's own fields
     ) -> None:
         _check_base_options(kwargs)
-        secret = _secret(token)
+        given = {name: kwargs.pop(name) for name in _OPTIONS if name in kwargs and name != "model"}
+        secret = _secret(given.pop("token", None))
         encoder = static2d.load(
-            model,
-            dims=dims,
-            layers=layers,
-            normalize=normalize,
-            batch_size=batch_size,
-            device=device,
-            revision=revision,
-            cache_folder=cache_folder,
-            local_files_only=local_files_only,
-            trust_remote_code=trust_remote_code,
-            query_prompt=query_prompt,
-            document_prompt=document_prompt,
-            max_length=max_length,
-            backend=backend,
-            token=None if secret is None else secret.get_secret_value(),
-            quantize=quantize,
-            precision=precision,
-            lazy=True,
-        )
+            model, **given, token=None if secret is None else secret.get_secret_value(), lazy=True
+        )  # checks every option now; the model loads on first use
         # `model_name` is BaseEmbedding's; here it is always `model` (it comes back from `to_dict()`).
         if kwargs.get("model_name", encoder.model) != encoder.model:
             msg = (
@@ -200,30 +97,12 @@ class Static2DEmbedding(BaseEmbedding):
             )
             raise ValueError(msg)
         kwargs.pop("model_name", None)
-        options = encoder.options  # as static2d took them: paths as str, sizes as int
-        fields: dict[str, Any] = {
-            "model": encoder.model,
-            "model_name": encoder.model,
-            "dims": options["dims"],
-            "layers": options["layers"],
-            "normalize": normalize,
-            "batch_size": batch_size,
-            "query_prompt": query_prompt,
-            "document_prompt": document_prompt,
-            "device": device,
-            "revision": revision,
-            "cache_folder": options["cache_folder"],
-            "local_files_only": local_files_only,
-            "trust_remote_code": trust_remote_code,
-            "show_progress_bar": show_progress_bar,
-            "max_length": max_length,
-            "backend": backend,
+        checked: dict[str, Any] = {
+            **encoder.options,
             "token": secret,
-            "quantize": quantize,
-            "precision": precision,
-            "embed_batch_size": embed_batch_size,
-        }
-        super().__init__(**fields, **kwargs)
+        }  # as static2d took them: paths as str, sizes as int
+        kwargs.setdefault("embed_batch_size", MAX_EMBED_BATCH_SIZE)
+        super().__init__(**checked, model_name=encoder.model, **kwargs)
         self._encoder = encoder
 
     @classmethod
@@ -281,24 +160,24 @@ class Static2DEmbedding(BaseEmbedding):
 
     def get_query_embedding(self, query: str) -> Embedding:
         """Embed one query, with the query prompt (a str; anything else is a TypeError)."""
-        return super().get_query_embedding(_check_text(query, "get_query_embedding"))
+        return super().get_query_embedding(static2d.check_text(query, "get_query_embedding"))
 
     async def aget_query_embedding(self, query: str) -> Embedding:
         """Embed one query like `get_query_embedding`, without blocking the event loop."""
-        return await super().aget_query_embedding(_check_text(query, "aget_query_embedding"))
+        return await super().aget_query_embedding(static2d.check_text(query, "aget_query_embedding"))
 
     def get_text_embedding(self, text: str) -> Embedding:
         """Embed one text (document), with the document prompt (a str; anything else is a TypeError)."""
-        return super().get_text_embedding(_check_text(text, "get_text_embedding"))
+        return super().get_text_embedding(static2d.check_text(text, "get_text_embedding"))
 
     async def aget_text_embedding(self, text: str) -> Embedding:
         """Embed one text like `get_text_embedding`, without blocking the event loop."""
-        return await super().aget_text_embedding(_check_text(text, "aget_text_embedding"))
+        return await super().aget_text_embedding(static2d.check_text(text, "aget_text_embedding"))
 
     def get_text_embedding_batch(self, texts: list[str], show_progress: bool = False, **kwargs: Any) -> list[Embedding]:  # noqa: ANN401
         """Embed texts (documents), with the document prompt: a list of str (a single str is a TypeError)."""
         return super().get_text_embedding_batch(
-            _check_texts(texts, "get_text_embedding_batch"), show_progress, **kwargs
+            static2d.check_texts(texts, "get_text_embedding_batch"), show_progress, **kwargs
         )
 
     async def aget_text_embedding_batch(
@@ -308,16 +187,18 @@ class Static2DEmbedding(BaseEmbedding):
         **kwargs: Any,  # noqa: ANN401
     ) -> list[Embedding]:
         """Embed texts like `get_text_embedding_batch`, without blocking the event loop."""
-        items = _check_texts(texts, "aget_text_embedding_batch")
+        items = static2d.check_texts(texts, "aget_text_embedding_batch")
         return await super().aget_text_embedding_batch(items, show_progress, **kwargs)
 
     def get_agg_embedding_from_queries(self, queries: list[str], agg_fn: Any = None) -> Embedding:  # noqa: ANN401
         """The mean (or `agg_fn`) of the queries' embeddings: a list of str."""
-        return super().get_agg_embedding_from_queries(_check_texts(queries, "get_agg_embedding_from_queries"), agg_fn)
+        return super().get_agg_embedding_from_queries(
+            static2d.check_texts(queries, "get_agg_embedding_from_queries"), agg_fn
+        )
 
     async def aget_agg_embedding_from_queries(self, queries: list[str], agg_fn: Any = None) -> Embedding:  # noqa: ANN401
         """The mean (or `agg_fn`) of the queries' embeddings, without blocking the event loop."""
-        items = _check_texts(queries, "aget_agg_embedding_from_queries")
+        items = static2d.check_texts(queries, "aget_agg_embedding_from_queries")
         return await super().aget_agg_embedding_from_queries(items, agg_fn)
 
     def _get_query_embedding(self, query: str) -> Embedding:
@@ -350,18 +231,18 @@ class Static2DEmbedding(BaseEmbedding):
 
 
 def _check_base_options(kwargs: dict[str, Any]) -> None:
-    """Refuse options that are neither static2d's nor LlamaIndex BaseEmbedding's: they would be taken and ignored."""
+    """Refuse options that are neither static2d's nor LlamaIndex BaseEmbedding's: they would be taken and ignored.
+
+    Another embedder's name (`model_kwargs`, `truncate_dim`, ...) gets the static2d option to use instead.
+    """
+    known = {*Static2DEmbedding.model_fields}
     for name, value in kwargs.items():
-        if name == "model_name" or name in BaseEmbedding.model_fields:
+        if name in known:
             continue
-        if name in PEER_NAMES:
-            msg = (
-                f"Static2DEmbedding has no option {name!r} (another embedder's name): use the static2d option "
-                f"{PEER_NAMES[name]}={value!r} instead."
-            )
-        else:
-            known = sorted({*Static2DEmbedding.model_fields} - {"model_name"})
-            msg = f"Static2DEmbedding got an unknown option {name!r}. Its options are: {', '.join(known)}."
+        msg = static2d.peer_option_message("Static2DEmbedding", name, value, known)
+        if msg is None:
+            options = ", ".join(sorted(known - {"model_name"}))
+            msg = f"Static2DEmbedding got an unknown option {name!r}. Its options are: {options}."
         raise TypeError(msg)
 
 
@@ -373,30 +254,3 @@ def _secret(token: object) -> SecretStr | None:
         return SecretStr(token)
     msg = f"token must be a str, a pydantic SecretStr or None, got a {type(token).__name__}."
     raise TypeError(msg)
-
-
-def _check_text(text: object, method: str) -> str:
-    if isinstance(text, (bytes, bytearray)):
-        return check_text(text, method)  # says bytes are not text, and to decode them
-    if not isinstance(text, str):
-        msg = f"{method}() takes one text (a str), got {type(text).__name__} ({text!r:.60})."
-        if isinstance(text, (list, tuple)):
-            msg += " For several texts use get_text_embedding_batch(texts)."
-        raise TypeError(msg)
-    return text
-
-
-def _check_texts(texts: object, method: str) -> list[str]:
-    """The texts of a batch call as a list of str; a single str, bytes, None, a number or a generator is a TypeError."""
-    if isinstance(texts, str):
-        msg = (
-            f"{method}() takes a list of texts, got a single str (it would be embedded character by character). "
-            f"Wrap it in a list: {method}([text])."
-        )
-        raise TypeError(msg)
-    if not isinstance(texts, Sequence):
-        msg = f"{method}() takes a list of str, got {type(texts).__name__} ({texts!r:.60})."
-        if texts is not None and hasattr(texts, "__iter__"):
-            msg += " Pass list(texts)."
-        raise TypeError(msg)
-    return list(check_texts(texts, method))

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import inspect
 import os
-from collections.abc import Mapping
-from typing import Any, Literal, TypeVar
+import textwrap
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 from haystack import default_from_dict
 from haystack.utils import ComponentDevice, Secret, deserialize_secrets_inplace
@@ -50,26 +52,44 @@ _C = TypeVar("_C", bound="Static2DComponent")
 COMMON_OPTIONS = tuple(option.name for option in static2d.OPTIONS)
 
 
+# Haystack's own types for two options: a ComponentDevice, and a Secret (read from HF_API_TOKEN / HF_TOKEN).
+HAYSTACK_TYPED = ("device", "token")
+# ... and how a message writes them
+HAYSTACK_SPELLING: dict[str, Callable[[object], str]] = {
+    "device": lambda value: f"ComponentDevice.from_str({value!r})",
+    "token": lambda _: 'Secret.from_env_var("HF_TOKEN")',
+}
+
+
+def document_options(init: Callable[..., None]) -> None:
+    """Write each static2d option's doc, from the core's registry, at the top of `init`'s Args section.
+
+    The options are declared once per component (its typed signature); their docs are never written twice.
+    """
+    wrap = textwrap.TextWrapper(width=116, initial_indent=" " * 12, subsequent_indent=" " * 16)
+    docs = "\n".join(wrap.fill(f"{o.name}: {o.doc}") for o in static2d.OPTIONS if o.name not in HAYSTACK_TYPED)
+    init.__doc__ = (init.__doc__ or "").replace("        Args:\n", f"        Args:\n{docs}\n", 1)
+
+
 class Static2DComponent:
     """What the text and document embedders share: the core's options, the lazy encoder, and serialisation."""
 
-    model: str
-    dims: int | None
-    layers: int | None
-    normalize: bool
-    batch_size: int | None
-    query_prompt: str | None
-    document_prompt: str | None
+    # The static2d options are set from the subclasses' parameters (their names: `COMMON_OPTIONS`); Haystack types
+    # two of them its own way.
     device: ComponentDevice | None
-    revision: str | None
-    cache_folder: str | None
-    local_files_only: bool
-    trust_remote_code: bool
-    max_length: int | None
-    backend: Literal["auto", "torch", "onnx"]
-    quantize: Literal["int8"] | None
-    precision: Literal["float32", "int8", "uint8", "binary", "ubinary"]
     token: Secret | None
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:  # noqa: ANN401 - any arguments, as `__init__` takes them
+        # Before `__init__`, which would only say "unexpected keyword argument": another embedder's option name
+        # (`model_kwargs`, `progress_bar`, ...) is refused with the static2d option to use instead. The typed
+        # signatures stay the options, declared once.
+        del args
+        takes = [name for name in inspect.signature(cls.__init__).parameters if name != "self"]
+        for name, value in kwargs.items():
+            msg = static2d.peer_option_message(cls.__name__, name, value, takes, spell=HAYSTACK_SPELLING)
+            if msg is not None:
+                raise TypeError(msg)
+        return super().__new__(cls)
 
     def __init__(self, **options: Any) -> None:  # noqa: ANN401 - the core's options, each of its own type
         """Keep the core's options (every name of `COMMON_OPTIONS`) and make the lazy core encoder.

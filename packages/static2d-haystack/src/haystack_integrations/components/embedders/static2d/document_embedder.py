@@ -2,7 +2,7 @@
 
 import asyncio
 from dataclasses import replace
-from typing import Any, Literal
+from typing import Any
 
 from haystack import Document, component, default_to_dict
 from haystack.utils import ComponentDevice, Secret
@@ -11,7 +11,10 @@ from haystack_integrations.components.embedders.static2d._shared import (
     DEFAULT_MODEL,
     DEFAULT_TOKEN,
     Static2DComponent,
+    document_options,
 )
+
+import static2d
 
 
 @component
@@ -40,7 +43,7 @@ class Static2DDocumentEmbedder(Static2DComponent):
         ```
     """
 
-    def __init__(
+    def __init__(  # noqa: D417 - the static2d options' docs are written in from the core's registry
         self,
         model: str = DEFAULT_MODEL,
         *,
@@ -56,9 +59,9 @@ class Static2DDocumentEmbedder(Static2DComponent):
         local_files_only: bool = False,
         trust_remote_code: bool = False,
         max_length: int | None = None,
-        backend: Literal["auto", "torch", "onnx"] = "auto",
-        quantize: Literal["int8"] | None = None,
-        precision: Literal["float32", "int8", "uint8", "binary", "ubinary"] = "float32",
+        backend: static2d.Backend = "auto",
+        quantize: static2d.Quantize = None,
+        precision: static2d.Precision = "float32",
         token: Secret | None = DEFAULT_TOKEN,
         prefix: str = "",
         suffix: str = "",
@@ -69,25 +72,7 @@ class Static2DDocumentEmbedder(Static2DComponent):
         """Create the embedder; the model itself is loaded by `warm_up()` or the first `run`.
 
         Args:
-            model: A Hugging Face hub id or a local directory of a static or 2D-Matryoshka model.
-            dims: Keep the first `dims` dimensions of each embedding (Matryoshka). None: all.
-            layers: Transformer only: run only the first `layers` layers. None: all.
-            normalize: Scale each embedding to unit length.
-            batch_size: Texts per batch (None: static2d's default for the kind of model).
-            query_prompt: Used by query embedding only; accepted so both embedders take the same options.
-            document_prompt: Put before each document; None: the model's saved document prompt, if any.
             device: Transformer only: the device to run on. None: sentence-transformers' choice (a GPU if any).
-            revision: Hub branch, tag or commit.
-            cache_folder: Where hub downloads are cached (default: the Hugging Face cache).
-            local_files_only: Never touch the network; use the cache only.
-            trust_remote_code: Allow a transformer's own modelling code from the hub to run.
-            max_length: Tokens kept per text. None: the model's own setting.
-            backend: Transformer only: "torch", "onnx" (ONNX Runtime on a graph cut to `layers`), or "auto"
-                (ONNX where onnxruntime is installed, else torch).
-            quantize: Transformer on ONNX Runtime only: "int8" runs the cut graph with int8 weights. None: float32.
-            precision: "float32", or quantized as sentence-transformers' `precision`: "int8" / "uint8" (ranges
-                fixed per model and settings), "binary" / "ubinary" (packed bits); returned as the
-                sentence-transformers embedders return them (lists of the int values).
             token: Hugging Face token for private or gated models (default: HF_API_TOKEN or HF_TOKEN, if set).
             prefix: A string put before each document's text (after the document prompt).
             suffix: A string put after each document's text.
@@ -165,3 +150,6 @@ class Static2DDocumentEmbedder(Static2DComponent):
             TypeError: `documents` is not a list of Documents.
         """
         return await asyncio.to_thread(self.run, documents)
+
+
+document_options(Static2DDocumentEmbedder.__init__)

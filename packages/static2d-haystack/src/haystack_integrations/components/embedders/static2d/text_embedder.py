@@ -1,7 +1,7 @@
 """`Static2DTextEmbedder`: embeds a query string with a static2d model."""
 
 import asyncio
-from typing import Any, Literal
+from typing import Any
 
 from haystack import component, default_to_dict
 from haystack.utils import ComponentDevice, Secret
@@ -10,9 +10,10 @@ from haystack_integrations.components.embedders.static2d._shared import (
     DEFAULT_MODEL,
     DEFAULT_TOKEN,
     Static2DComponent,
+    document_options,
 )
 
-from static2d._checks import check_text
+import static2d
 
 
 @component
@@ -39,7 +40,7 @@ class Static2DTextEmbedder(Static2DComponent):
         ```
     """
 
-    def __init__(
+    def __init__(  # noqa: D417 - the static2d options' docs are written in from the core's registry
         self,
         model: str = DEFAULT_MODEL,
         *,
@@ -55,9 +56,9 @@ class Static2DTextEmbedder(Static2DComponent):
         local_files_only: bool = False,
         trust_remote_code: bool = False,
         max_length: int | None = None,
-        backend: Literal["auto", "torch", "onnx"] = "auto",
-        quantize: Literal["int8"] | None = None,
-        precision: Literal["float32", "int8", "uint8", "binary", "ubinary"] = "float32",
+        backend: static2d.Backend = "auto",
+        quantize: static2d.Quantize = None,
+        precision: static2d.Precision = "float32",
         token: Secret | None = DEFAULT_TOKEN,
         prefix: str = "",
         suffix: str = "",
@@ -66,25 +67,7 @@ class Static2DTextEmbedder(Static2DComponent):
         """Create the embedder; the model itself is loaded by `warm_up()` or the first `run`.
 
         Args:
-            model: A Hugging Face hub id or a local directory of a static or 2D-Matryoshka model.
-            dims: Keep the first `dims` dimensions of each embedding (Matryoshka). None: all.
-            layers: Transformer only: run only the first `layers` layers. None: all.
-            normalize: Scale each embedding to unit length.
-            batch_size: Texts per batch (None: static2d's default for the kind of model).
-            query_prompt: Put before the text; None: the model's saved "query" prompt, if any.
-            document_prompt: Used by document embedding only; accepted so both embedders take the same options.
             device: Transformer only: the device to run on. None: sentence-transformers' choice (a GPU if any).
-            revision: Hub branch, tag or commit.
-            cache_folder: Where hub downloads are cached (default: the Hugging Face cache).
-            local_files_only: Never touch the network; use the cache only.
-            trust_remote_code: Allow a transformer's own modelling code from the hub to run.
-            max_length: Tokens kept per text. None: the model's own setting.
-            backend: Transformer only: "torch", "onnx" (ONNX Runtime on a graph cut to `layers`), or "auto"
-                (ONNX where onnxruntime is installed, else torch).
-            quantize: Transformer on ONNX Runtime only: "int8" runs the cut graph with int8 weights. None: float32.
-            precision: "float32", or quantized as sentence-transformers' `precision`: "int8" / "uint8" (ranges
-                fixed per model and settings), "binary" / "ubinary" (packed bits); returned as the
-                sentence-transformers embedders return them (lists of the int values).
             token: Hugging Face token for private or gated models (default: HF_API_TOKEN or HF_TOKEN, if set).
             prefix: A string put before the text (after the query prompt).
             suffix: A string put after the text.
@@ -152,10 +135,13 @@ class Static2DTextEmbedder(Static2DComponent):
 
 def _check_text(text: object) -> None:
     if isinstance(text, (bytes, bytearray)):
-        check_text(text, "Static2DTextEmbedder.run")  # says bytes are not text, and to decode them
+        static2d.check_text(text, "Static2DTextEmbedder.run")  # says bytes are not text, and to decode them
     if not isinstance(text, str):
         msg = (
             "Static2DTextEmbedder expects a string as input. "
             "In case you want to embed a list of Documents, please use the Static2DDocumentEmbedder."
         )
         raise TypeError(msg)
+
+
+document_options(Static2DTextEmbedder.__init__)
