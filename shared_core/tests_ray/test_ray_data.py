@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -51,11 +53,15 @@ ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
 @pytest.fixture(scope="module", autouse=True)
 def local_ray():
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    # Ray's session folder (logs, sockets, spilled objects) in a folder of the run's own, removed afterwards,
+    # not /tmp/ray/session_*. Short: Ray puts Unix sockets under it, and a socket path must fit in 107 bytes.
+    folder = tempfile.mkdtemp(prefix="s2d-ray-")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False, _temp_dir=folder)
     ctx = ray.data.DataContext.get_current()
     ctx.enable_progress_bars = False
     yield
     ray.shutdown()
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def _run(texts: list[str], log_dir: Path, batch_size: int = 50, concurrency: int = 2, **options: object) -> np.ndarray:

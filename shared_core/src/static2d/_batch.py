@@ -153,7 +153,7 @@ class BatchEncoder:
                 f"BatchEncoder: column {column!r} must hold text only: {e} Drop or fill the rows without text "
                 f"first (pandas: df.dropna(subset=[{column!r}]); Ray Data: ds.filter(...))."
             )
-            raise TypeError(msg) from e
+            raise TypeError(msg) from None
 
     def __call__(self, batch: Batch) -> Batch:
         """Embed `batch[column]` and return the batch (same type, not modified in place) with `output_column`."""
@@ -189,6 +189,13 @@ class BatchEncoder:
             msg = (
                 f"BatchEncoder: the batch has no column {self._column!r} (it has {', '.join(map(repr, columns))}). "
                 "Name the text column with BatchEncoder(..., column=...)."
+            )
+            raise ValueError(msg)
+        if columns.count(self._column) > 1:
+            msg = (
+                f"BatchEncoder: the {type(batch).__name__} batch has {columns.count(self._column)} columns named "
+                f"{self._column!r}, so which holds the text is unclear. Rename or drop the others first (pandas: "
+                "df.loc[:, ~df.columns.duplicated()])."
             )
             raise ValueError(msg)
         texts = read(self._column)

@@ -253,7 +253,7 @@ class Encoder:
         """
         loaded = self._get()
         return _fingerprint.describe_fields(
-            model=_fingerprint.model_identity(loaded.description.folder),
+            model=_fingerprint.model_identity(loaded.description.folder, hub=not is_local(self.model)),
             source=self.model,
             kind=loaded.description.kind,
             layers=loaded.engine.layers,
@@ -412,7 +412,13 @@ class Encoder:
             starts = tqdm(starts, total=-(-n // step), desc="Encoding grid", unit="batch")
         for start in starts:
             batch = texts[start : start + step]
-            for depth, vectors in engine.encode_layers(batch, prompt, depths, loaded.batch_size).items():
+            try:
+                layered = engine.encode_layers(batch, prompt, depths, loaded.batch_size)
+            except (TypeError, ValueError) as e:  # the tokenizer's words for text that is not valid Unicode
+                _refuse_invalid_unicode([prompt], "the prompt", e)
+                _refuse_invalid_unicode(batch, "item", e, start)
+                raise
+            for depth, vectors in layered.items():
                 full[depth][start : start + len(batch)] = vectors
         grid = {(depth, d): np.ascontiguousarray(full[depth][:, :d]) for depth in depths for d in sizes}
         return {k: normalize_rows(v) for k, v in grid.items()} if self._options.normalize else grid
@@ -532,8 +538,9 @@ def load(
         TypeError: An option of the wrong type (e.g. `dims=2.5`, `layers=True`).
         ValueError: An option out of range, an unknown model id or path, or model files static2d cannot read.
         OSError: The model is not cached and cannot be downloaded (offline).
-        ImportError: A transformer model without the `static2d-core[transformers]` extra installed (or, with
-            backend="onnx", without `static2d-core[onnx]`, or `[onnx-export]` for a graph not yet cached).
+        ImportError: A transformer model without the `transformers` extra installed (`static2d-core[transformers]`,
+            or the adapter's, e.g. `static2d-langchain[transformers]`; the message names the one in use), or, with
+            backend="onnx", without `static2d-core[onnx]` (or `[onnx-export]` for a graph not yet cached).
 
     Example:
         >>> import static2d

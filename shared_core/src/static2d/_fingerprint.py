@@ -66,21 +66,24 @@ class Described(Protocol):
         ...
 
 
-def model_identity(folder: Path) -> str:
-    """The model's identity: `owner/name@commit` for a hub snapshot, else a content hash of its files.
+def model_identity(folder: Path, *, hub: bool = False) -> str:
+    """The model's identity: `owner/name@commit` for a snapshot huggingface_hub gave, else its files' content hash.
 
     Args:
-        folder: The model's local directory (a hub snapshot or any folder).
+        folder: The model's local directory.
+        hub: Whether `folder` is the snapshot huggingface_hub resolved for a hub id. A folder given as a path is
+            named by its content even when it is laid out like a hub snapshot: its files may have been edited.
 
     Returns:
         `"owner/name@<commit>"`, or `"sha256:<16 hex>"` over the folder's weights, configs and tokenizer files.
 
     Example:
-        >>> model_identity(Path("/hf/hub/models--org--m/snapshots/" + "0" * 40))  # doctest: +SKIP
+        >>> model_identity(Path("/hf/hub/models--org--m/snapshots/" + "0" * 40), hub=True)  # doctest: +SKIP
         'org/m@0000000000000000000000000000000000000000'
     """
     parts = folder.parts
-    if len(parts) >= 3 and parts[-2] == "snapshots" and _SNAPSHOT.match(parts[-1]) and parts[-3].startswith("models--"):
+    snapshot = len(parts) >= 3 and parts[-2] == "snapshots" and bool(_SNAPSHOT.match(parts[-1]))
+    if hub and snapshot and parts[-3].startswith("models--"):
         return f"{parts[-3].removeprefix('models--').replace('--', '/')}@{parts[-1]}"
     return f"sha256:{_content_hash(folder)}"
 
@@ -159,7 +162,7 @@ def check_fingerprint(stored: str | Mapping[str, object], encoder: Described) ->
     Raises:
         FingerprintMismatchError: (a ValueError) The fingerprints differ; the message lists the fields that
             changed, "layers 3 → 6", and says what to do.
-        TypeError: `stored` is neither a str nor a mapping.
+        TypeError: `stored` is neither a str nor a mapping, or `encoder` has no `describe()`.
         ValueError: `stored` is a mapping with no "fingerprint".
 
     Example:
@@ -168,7 +171,15 @@ def check_fingerprint(stored: str | Mapping[str, object], encoder: Described) ->
         >>> metadata = enc.describe()  # saved with the collection when indexing
         >>> static2d.check_fingerprint(metadata, enc)  # later, before querying: passes  # doctest: +SKIP
     """
-    current = encoder.describe()
+    describe = getattr(encoder, "describe", None)
+    current = describe() if callable(describe) else None
+    if not isinstance(current, Mapping) or not isinstance(current.get("fingerprint"), str):
+        msg = (
+            f"check_fingerprint() takes the embedder about to embed the queries as its second argument (a static2d "
+            f"Encoder or a static2d adapter object, which have describe()), got {type(encoder).__name__} "
+            f"({encoder!r:.60}). Pass the embedder you query with: check_fingerprint(stored, embedder)."
+        )
+        raise TypeError(msg)
     if isinstance(stored, str):
         if stored != current["fingerprint"]:
             msg = (

@@ -140,13 +140,8 @@ def distilled_static_model(
     written to a temporary directory and renamed, so concurrent builders never leave half a model.
     `fmt="sentence-transformers"` saves the same model as a StaticEmbedding module.
     """
-    import model2vec
-
     source = bundled_transformer()
-    stamp = hashlib.sha256(
-        f"{model2vec.__version__}|{(source / 'model.safetensors').stat().st_size}|{fmt}".encode()
-    ).hexdigest()[:12]
-    target = Path(root or cache_root()) / f"minilm-distilled-{fmt}-{stamp}"
+    target = _distilled_target(fmt, root)
     if (target / "modules.json").is_file():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -170,6 +165,24 @@ def distilled_static_model(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return target
+
+
+def distilled_static_model_is_built(
+    fmt: Literal["model2vec", "sentence-transformers"] = "model2vec", *, root: str | os.PathLike[str] | None = None
+) -> bool:
+    """Whether `distilled_static_model(fmt, root=root)` is cached (it returns at once) or would build it now."""
+    return (_distilled_target(fmt, root) / "modules.json").is_file()
+
+
+def _distilled_target(fmt: str, root: str | os.PathLike[str] | None) -> Path:
+    """Where the distilled model is kept: named for model2vec's version, the source model and the format."""
+    import model2vec
+
+    source = bundled_transformer()
+    stamp = hashlib.sha256(
+        f"{model2vec.__version__}|{(source / 'model.safetensors').stat().st_size}|{fmt}".encode()
+    ).hexdigest()[:12]
+    return Path(root or cache_root()) / f"minilm-distilled-{fmt}-{stamp}"
 
 
 TRANSFORMER_FAMILIES = ("bert", "distilbert", "modernbert", "xlm-roberta")

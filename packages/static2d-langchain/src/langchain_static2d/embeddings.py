@@ -9,7 +9,16 @@ from typing import Any
 import numpy as np
 import static2d
 from langchain_core.embeddings import Embeddings
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 _OPTIONS = {option.name: option for option in static2d.OPTIONS}
 
@@ -111,6 +120,27 @@ class Static2DEmbeddings(BaseModel, Embeddings):
 
     _encoder: static2d.Encoder = PrivateAttr()
 
+    def __init__(self, **data: Any) -> None:  # noqa: ANN401 - the fields, each of its own type
+        """Check the options with static2d; its own error is raised as it is, not inside a ValidationError."""
+        try:
+            super().__init__(**data)
+        except ValidationError as e:
+            error = _static2d_error(e)
+            if error is None:
+                raise
+            raise error from None  # one message, static2d's: pydantic's wrapping adds nothing to it
+
+    @model_validator(mode="before")
+    @classmethod
+    def _refuse_peer_options(cls, data: Any) -> Any:  # noqa: ANN401 - the raw input, as pydantic gives it
+        """Another embedder's option name (`model_kwargs`, `model_name`, ...) gets the static2d option to use."""
+        if isinstance(data, Mapping):
+            for name, value in data.items():
+                msg = static2d.peer_option_message(cls.__name__, str(name), value, cls.model_fields)
+                if msg is not None:
+                    raise TypeError(msg)
+        return data
+
     @field_validator("model", "cache_folder", mode="before")
     @classmethod
     def _path_to_str(cls, value: object) -> object:
@@ -190,3 +220,12 @@ class Static2DEmbeddings(BaseModel, Embeddings):
         vectors = self._encoder.encode_query([text], show_progress_bar=self.show_progress_bar)
         out: list[float] = vectors[0].astype(np.float32, copy=False).tolist()
         return out
+
+
+def _static2d_error(error: ValidationError) -> Exception | None:
+    """static2d's own error, when it is the only thing pydantic wrapped (a ValueError raised checking the options)."""
+    errors = error.errors()
+    if len(errors) != 1 or errors[0]["type"] != "value_error":
+        return None
+    wrapped = errors[0].get("ctx", {}).get("error")
+    return wrapped if isinstance(wrapped, Exception) else None

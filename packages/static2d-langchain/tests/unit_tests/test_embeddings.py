@@ -136,7 +136,8 @@ def test_warm_up_loads_once_and_shares_the_model(tmp_path: Path) -> None:
         ({"normalize": "yes"}, pydantic.ValidationError, "normalize"),
         ({"model": ""}, ValueError, "hub id"),
         ({"model": 3}, pydantic.ValidationError, "model"),
-        ({"dimensions": 64}, pydantic.ValidationError, "dimensions"),
+        ({"dimensions": 64}, TypeError, r"no option 'dimensions' .*: use the static2d option dims=64 instead\."),
+        ({"colour": "blue"}, pydantic.ValidationError, "colour"),  # unknown: pydantic's extra="forbid"
     ],
 )
 def test_invalid_options_raise_at_construction(options: dict[str, object], error: type, match: str) -> None:

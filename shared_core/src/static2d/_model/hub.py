@@ -69,6 +69,8 @@ def _snapshot(
     )
 
     patterns = _ALLOW_PATTERNS + (_REMOTE_CODE_PATTERNS if trust_remote_code else [])
+    # Each error is raised `from None`: its message says what happened and what to do, and huggingface_hub's
+    # chained tracebacks (its HTTP layers) would only bury it. Their exception stays reachable as `__context__`.
     try:
         folder = snapshot_download(
             repo_id,
@@ -78,25 +80,89 @@ def _snapshot(
             allow_patterns=patterns,
             token=token,
         )
-    except GatedRepoError as e:
+    except GatedRepoError:
         msg = f"{repo_id!r} is a gated model: accept its terms on the hub and log in (`hf auth login`) first."
-        raise OSError(msg) from e
-    except RepositoryNotFoundError as e:
+        raise OSError(msg) from None
+    except RepositoryNotFoundError:
         msg = (
             f"No model {repo_id!r} on the Hugging Face hub (or it is private). Check the id, log in for a private "
             "model, or pass a local directory."
         )
-        raise ValueError(msg) from e
-    except RevisionNotFoundError as e:
+        raise ValueError(msg) from None
+    except RevisionNotFoundError:
         msg = f"Model {repo_id!r} has no revision {revision!r}. Pass an existing branch, tag or commit."
-        raise ValueError(msg) from e
+        raise ValueError(msg) from None
     except LocalEntryNotFoundError as e:
         offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in {"1", "true", "yes", "on"}
-        why = "HF_HUB_OFFLINE is set" if offline else ("local_files_only=True" if local_files_only else "no network")
+        why = "HF_HUB_OFFLINE is set" if offline else ("local_files_only=True" if local_files_only else _root_cause(e))
         msg = (
             f"Model {repo_id!r} is not in the local cache ({cache_folder or 'the default Hugging Face cache'}) and "
             f"cannot be downloaded ({why}). Download it once with network access (unset HF_HUB_OFFLINE / "
             "local_files_only), or pass the path of a local directory holding the model."
         )
-        raise OSError(msg) from e
+        raise OSError(msg) from None
     return Path(folder)
+
+
+def _root_cause(error: BaseException) -> str:
+    """The first exception of a chain, in one line: why the hub could not be reached (a timeout, a proxy, ...)."""
+    while (error.__cause__ or error.__context__) is not None:
+        error = error.__cause__ or error.__context__  # type: ignore[assignment]
+    text = " ".join(str(error).split())
+    return f"the hub could not be reached: {type(error).__name__}{': ' + text[:200] if text else ''}"
+
+
+# A hub snapshot in a Hugging Face cache: .../models--{owner}--{name}/snapshots/{commit}
+_SNAPSHOT = re.compile(r"models--(?P<owner>[\w.\-]+?)--(?P<name>[\w.\-]+)[/\\]snapshots[/\\][0-9a-f]+[/\\]?$")
+_CACHE_HASH = re.compile(r"-[0-9a-f]{12,}$")  # a cache folder's content hash: minilm-distilled-model2vec-b0c1dbd016ae
+_GENERIC_FOLDERS = {"model", "models", "snapshot", "snapshots", ""}
+
+
+def display_name(model: str | os.PathLike[str]) -> str:
+    """The name a reader knows a model by, for titles and tables (never used to find files).
+
+    A hub id is itself; a hub snapshot in a cache is its repo id; a local folder is the name its model card
+    gives (`model_name:`, or its first heading), else the folder's name without a cache hash (with the parent's,
+    for a folder called just "model").
+
+    Example:
+        >>> display_name("~/.cache/huggingface/hub/models--sentence-transformers--all-MiniLM-L6-v2/snapshots/c9745ed1")
+        'sentence-transformers/all-MiniLM-L6-v2'
+    """
+    text = os.fspath(model)
+    found = _SNAPSHOT.search(text)
+    if found:
+        return f"{found['owner']}/{found['name']}"
+    path = Path(text).expanduser()
+    if not path.is_dir():
+        return text
+    card = _card_name(path / "README.md")
+    if card:
+        return card
+    name = _CACHE_HASH.sub("", path.name)
+    return f"{path.parent.name}/{name}" if name.lower() in _GENERIC_FOLDERS else name
+
+
+def _card_name(readme: Path) -> str | None:
+    """The model's name in its model card: `model_name:` in the front matter, else the first `# ` heading.
+
+    Names a tool wrote without knowing the model ("SentenceTransformer based on ...", a temporary folder's
+    ".building-..." name) are not names.
+    """
+    try:
+        with readme.open(encoding="utf-8") as f:
+            head = f.read(16_000)
+    except (OSError, UnicodeDecodeError):
+        return None
+    candidates = []
+    if head.startswith("---"):
+        front = head[3:].split("\n---", 1)[0]
+        candidates += [
+            line.partition(":")[2].strip().strip("'\"") for line in front.splitlines() if line.startswith("model_name:")
+        ]
+    candidates += [line[2:].strip() for line in head.splitlines() if line.startswith("# ")][:1]
+    for candidate in candidates:
+        name = candidate.removesuffix(" Model Card").strip()
+        if name and not name.startswith((".", "SentenceTransformer", "{")) and len(name) <= 80:
+            return name
+    return None

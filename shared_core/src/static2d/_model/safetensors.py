@@ -49,7 +49,7 @@ def read_header(path: Path) -> dict[str, TensorInfo]:
             header = json.loads(f.read(length))
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         msg = f"{_download_again(path)}: its safetensors header is not valid JSON ({e})."
-        raise ValueError(msg) from e
+        raise ValueError(msg) from None
     if not isinstance(header, dict):
         msg = f"{_download_again(path)}: its safetensors header is not a table of tensors."
         raise ValueError(msg)
@@ -66,7 +66,7 @@ def read_header(path: Path) -> dict[str, TensorInfo]:
             end = max(end, stop)
         except (KeyError, TypeError, ValueError, IndexError) as e:
             msg = f"{_download_again(path)}: its header entry for {name!r} is malformed ({e!r})."
-            raise ValueError(msg) from e
+            raise ValueError(msg) from None
     if 8 + length + end > size:
         msg = f"{_download_again(path)}: its tensors need {8 + length + end} bytes, the file holds {size}."
         raise ValueError(msg)

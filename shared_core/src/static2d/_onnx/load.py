@@ -7,6 +7,7 @@ tokenizers and numpy alone.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from static2d._extras import install_hint
 from static2d._model.describe import TransformerDescription
@@ -48,21 +49,21 @@ def load_onnx(description: TransformerDescription, options: Options, layers: int
         raise ValueError(msg)
     try:
         import onnxruntime  # noqa: F401 - checked before any export
-    except ImportError as e:
+    except ImportError:
         hint = install_hint("onnx")
         msg = f"backend='onnx' needs onnxruntime, which is not installed: {hint} (or use backend='torch')."
-        raise ImportError(msg) from e
+        raise ImportError(msg) from None
     why = onnx_refusal(description)
     if why is not None:
         msg = f"{why}. Use backend='torch'."
         raise OnnxUnsupportedError(msg)
 
-    def build(dest: Path) -> list[str]:
+    def build(dest: Path) -> tuple[list[str], dict[str, Any]]:
         require_export_tools(description.name)
         # before anything is exported or cached: weights that do not fit would export random layers
         tf_dir = description.pipeline.tf_dir
         check_transformer_weights(tf_dir, description.name, layers, trust_remote_code=options.trust_remote_code)
-        return export(description, layers, dest, trust_remote_code=options.trust_remote_code)
+        return export(description, layers, dest, trust_remote_code=options.trust_remote_code), {}
 
     if options.quantize is None:
         cut = get_or_build(description, source_of(description, layers), build)

@@ -18,12 +18,12 @@ _LAYER_PATHS = (("encoder", "layer"), ("transformer", "layer"), ("layers",), ("e
 def import_sentence_transformers() -> Any:  # noqa: ANN401 - the module object
     try:
         import sentence_transformers
-    except ImportError as e:
+    except ImportError:
         msg = (
             "This model is a transformer; running it needs torch and sentence-transformers, which are not installed. "
             f"Install the extra: {install_hint('transformers')} (static models need neither)."
         )
-        raise ImportError(msg) from e
+        raise ImportError(msg) from None
     return sentence_transformers
 
 

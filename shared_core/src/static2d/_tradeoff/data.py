@@ -48,6 +48,10 @@ class Task:
 def _csv_rows(text: str, delimiter: str, where: str) -> list[object]:
     reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
     rows: list[object] = []
+    # csv refuses a field over 131,072 characters by default; a text of any length is read, as from JSON Lines
+    # (the limit is the module's, so it is raised for this read and put back)
+    limit = csv.field_size_limit()
+    csv.field_size_limit(max(limit, len(text) + 1))
     try:
         for row in reader:
             if None in row or None in row.values():
@@ -60,7 +64,9 @@ def _csv_rows(text: str, delimiter: str, where: str) -> list[object]:
             rows.append(row)
     except csv.Error as e:
         msg = f"{where}, line {reader.line_num} is not valid CSV ({e})."
-        raise ValueError(msg) from e
+        raise ValueError(msg) from None
+    finally:
+        csv.field_size_limit(limit)
     return rows
 
 
@@ -74,13 +80,13 @@ def _json_rows(text: str, lines: bool, where: str) -> list[object]:
                 rows.append(json.loads(line))
             except json.JSONDecodeError as e:
                 msg = f"{where}, line {number} is not valid JSON ({e.msg}): {line[:80]!r}"
-                raise ValueError(msg) from e
+                raise ValueError(msg) from None
         return rows
     try:
         loaded = json.loads(text)
     except json.JSONDecodeError as e:
         msg = f"{where} is not valid JSON ({e.msg}, line {e.lineno}). Expected a list of objects."
-        raise ValueError(msg) from e
+        raise ValueError(msg) from None
     if not isinstance(loaded, list):
         msg = f"{where} holds a JSON {type(loaded).__name__}; expected a list of objects."
         raise ValueError(msg)
@@ -94,13 +100,13 @@ def _read_rows(path: Path, what: str) -> list[dict[str, object]]:
         msg = f"{where} has an unknown format ({suffix or 'no extension'}): use a {formats} file."
         raise ValueError(msg)
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError as e:
+        text = path.read_text(encoding="utf-8-sig")  # a byte-order mark (Excel's "CSV UTF-8") is not data
+    except FileNotFoundError:
         msg = f"{where} does not exist. Give the path of a {formats} file."
-        raise FileNotFoundError(msg) from e
+        raise FileNotFoundError(msg) from None
     except UnicodeDecodeError as e:
         msg = f"{where} is not UTF-8 text ({e.reason} at byte {e.start}). Save it as UTF-8."
-        raise ValueError(msg) from e
+        raise ValueError(msg) from None
     if suffix in (".csv", ".tsv"):
         rows = _csv_rows(text, "\t" if suffix == ".tsv" else ",", where)
     else:

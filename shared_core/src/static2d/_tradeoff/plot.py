@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -55,18 +56,51 @@ class Grid(Protocol):
 def import_pyplot() -> Any:  # noqa: ANN401 - the matplotlib.pyplot module
     try:
         import matplotlib as mpl
-    except ImportError as e:
+    except ImportError:
         msg = f"Drawing the trade-off heatmap needs matplotlib, which is not installed: {install_hint('plot')}."
-        raise ImportError(msg) from e
+        raise ImportError(msg) from None
     mpl.use("Agg")  # files only, no window
     import matplotlib.pyplot as plt
 
     return plt
 
 
-def _panel(ax: Any, bars: Any, result: Grid, *, columns: list[int], cmap: Any, norm: Any) -> Any:  # noqa: ANN401
+def _count(value: float) -> str:
+    """A tick label: 300, 10k, 2M."""
+    if value >= 1_000_000:
+        return f"{value / 1_000_000:,.0f}M"
+    return f"{value / 1000:,.0f}k" if value >= 10_000 else f"{value:,.0f}"
+
+
+@dataclass(frozen=True)
+class _SpeedScale:
+    """One speed axis for every panel, so bar lengths compare across models: linear, or log over a wide range."""
+
+    low: float
+    high: float
+    log: bool
+
+    @classmethod
+    def of(cls, results: Sequence[Grid]) -> _SpeedScale:
+        speeds = [v for r in results for v in r.speed.values() if v > 0] or [1.0]
+        if max(speeds) / min(speeds) > 30:  # e.g. a transformer beside a static model: 100 vs 200,000 / s
+            return cls(10 ** math.floor(math.log10(min(speeds) / 2)), max(speeds) * 8, log=True)
+        return cls(0.0, max(speeds) * 1.6, log=False)
+
+
+def _panel(
+    ax: Any,  # noqa: ANN401
+    bars: Any,  # noqa: ANN401
+    result: Grid,
+    name: str,
+    *,
+    columns: list[int],
+    cmap: Any,  # noqa: ANN401
+    norm: Any,  # noqa: ANN401
+    speed: _SpeedScale,
+) -> Any:  # noqa: ANN401
     """One model's heatmap (quality per cell, "n/a" where it has no such dims) and its speed-per-depth bars."""
-    from matplotlib.ticker import FuncFormatter, MaxNLocator
+    from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator
 
     grid = np.full((len(result.layers), len(columns)), np.nan)
     for i, n in enumerate(result.layers):
@@ -87,29 +121,42 @@ def _panel(ax: Any, bars: Any, result: Grid, *, columns: list[int], cmap: Any, n
     ax.set_yticks(range(len(result.layers)), ["static" if n is None else str(n) for n in result.layers])
     ax.set_xlabel("dims (bytes per float32 vector)")
     ax.set_ylabel("layers" if result.kind == "transformer" else "")
-    ax.set_title(f"{result.name}\n{METRIC_SHORT[result.metric]}, full size = {fmt(reference)}", fontsize=9)
+    metric = METRIC_SHORT[result.metric]
+    ax.set_title(f"{name}\n{metric}; % = share of full-size quality ({fmt(reference)})", fontsize=9)
 
     speeds = [result.speed[n] for n in result.layers]
-    bars.barh(range(len(speeds)), speeds, color="#8c8c8c", height=0.6)
+    bars.barh(range(len(speeds)), [v - speed.low for v in speeds], left=speed.low, color="#8c8c8c", height=0.6)
     bars.set_ylim(len(speeds) - 0.5, -0.5)  # rows line up with the heatmap's
     bars.set_yticks([])
-    bars.set_xlim(0, max(speeds) * 1.6)
+    if speed.log:
+        bars.set_xscale("log")
+        bars.xaxis.set_major_locator(LogLocator(base=10, numticks=4))
+    else:
+        bars.xaxis.set_major_locator(MaxNLocator(3))
+    bars.set_xlim(speed.low, speed.high)  # the same for every model
     for i, v in enumerate(speeds):
         bars.text(v, i, f" {v:,.0f}", va="center", ha="left", fontsize=8)
-    bars.xaxis.set_major_locator(MaxNLocator(3))
-    bars.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v / 1000:,.0f}k" if v >= 10_000 else f"{v:,.0f}"))
-    bars.set_xlabel("sentences/s")
-    bars.set_title("speed per depth", fontsize=9)
+    bars.xaxis.set_major_formatter(FuncFormatter(lambda v, _: _count(v)))
+    bars.set_xlabel("sentences/s" + (" (log scale)" if speed.log else ""))
+    bars.set_title("speed per depth" if getattr(result, "speeds_trusted", True) else "speed (machine busy)", fontsize=9)
     bars.tick_params(axis="x", labelsize=7)
     return image
 
 
-def plot(results: Sequence[Grid], path: str | os.PathLike[str], *, title: str | None = None) -> Path:
+def plot(
+    results: Sequence[Grid],
+    path: str | os.PathLike[str],
+    *,
+    title: str | None = None,
+    names: Sequence[str] | None = None,
+) -> Path:
     """Draw one or more trade-off grids side by side to a PNG: quality per cell, sentences/s per depth.
 
-    Every panel shares one colour scale and one dims axis, so models compare at a glance: a dims a model does
-    not have is "n/a". Each cell shows its quality and its share of that model's full-size quality; beside
-    each grid, a bar per depth gives the speed in sentences/s. Needs `static2d-core[plot]` (matplotlib).
+    Every panel shares one colour scale, one dims axis and one speed axis, so models compare at a glance: a dims
+    a model does not have is "n/a", and a bar's length means the same speed in every panel (on a log scale when
+    the speeds span more than 30x). Each cell shows its quality and its share of that model's full-size
+    quality; beside each grid, a bar per depth gives the speed in sentences/s. Each panel is titled with
+    `names` (one per result), else the model's name (`Tradeoff.name`). Needs `static2d-core[plot]` (matplotlib).
 
     Example:
         >>> import static2d
@@ -120,10 +167,23 @@ def plot(results: Sequence[Grid], path: str | os.PathLike[str], *, title: str | 
     if isinstance(results, Grid) or not results or not all(isinstance(r, Grid) for r in results):
         msg = f"plot() takes a non-empty list of Tradeoff results (from static2d.tradeoff), got {results!r:.80}."
         raise TypeError(msg)
+    if names is not None and (isinstance(names, str) or len(names) != len(results)):
+        msg = f"names gives one title per result: {len(results)} expected, got {names!r:.80}."
+        raise ValueError(msg)
     out = Path(path)
     if out.suffix.lower() != ".png":
         msg = f"plot() writes a .png file, got {str(out)!r}. Use Tradeoff.save() for .csv or .json."
         raise ValueError(msg)
+    plt = import_pyplot()
+    fig = figure(results, title=title, names=names)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return out
+
+
+def figure(results: Sequence[Grid], *, title: str | None = None, names: Sequence[str] | None = None) -> Any:  # noqa: ANN401
+    """The matplotlib figure `plot` saves (checked arguments): one heatmap and speed panel per result."""
     plt = import_pyplot()
     from matplotlib.colors import Normalize
 
@@ -141,13 +201,13 @@ def plot(results: Sequence[Grid], path: str | os.PathLike[str], *, title: str | 
         layout="constrained",
     )
     image = None
-    for k, result in enumerate(results):
-        image = _panel(axes[0, 2 * k], axes[0, 2 * k + 1], result, columns=columns, cmap=cmap, norm=norm)
+    speed = _SpeedScale.of(results)
+    titles = list(names) if names is not None else [r.name for r in results]
+    for k, (result, name) in enumerate(zip(results, titles, strict=True)):
+        axes_k = (axes[0, 2 * k], axes[0, 2 * k + 1])
+        image = _panel(*axes_k, result, name, columns=columns, cmap=cmap, norm=norm, speed=speed)
     data = Path(results[0].data).name
     heading = title or f"Quality, speed and size per (layers, dims) on {data}"
     fig.suptitle(f"{heading}\n{results[0].machine}", fontsize=10)
     fig.colorbar(image, cax=axes[0, -1], label="quality x100")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
-    return out
+    return fig

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 import math
 import os
@@ -11,10 +12,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from static2d._model.hub import display_name
 from static2d._tradeoff.data import METRIC_NAMES, Metric
 from static2d._tradeoff.plot import fmt, plot
 
 _TOLERANCES = (0.01, 0.05, 0.10)
+SPREAD_TRUSTED = 0.15  # timed samples further apart than this (median vs best): the machine was busy
 
 
 def machine() -> str:
@@ -86,14 +89,35 @@ class Tradeoff:
     layers: list[int | None]  # deepest first; [None] for a static model
     dims: list[int]  # largest first
     quality: dict[tuple[int | None, int], float]
-    speed: dict[int | None, float]  # sentences/s per depth
+    speed: dict[int | None, float]  # sentences/s per depth: the best of interleaved timed calls
     machine: str = field(default_factory=machine)
+    speed_rounds: int = 1  # timed samples per depth, at least
+    speed_spread: float = 0.0  # the largest (median / best - 1) of a depth's timed samples: near 0 when quiet
 
     @property
     def name(self) -> str:
-        """A short name for the model: its folder's name (with the parent's, when the folder is just "model")."""
-        path = Path(self.model)
-        return "/".join(path.parts[-2:]) if path.name.lower() in ("model", "models", "") else path.name
+        """The model's name: a hub id, a cached snapshot's repo id, or a local folder's model-card name."""
+        return display_name(self.model)
+
+    @property
+    def speeds_trusted(self) -> bool:
+        """Whether the speeds can be trusted: timed samples within 15% of each other, and fewer layers never slower."""
+        ordered = [self.speed[n] for n in sorted(n for n in self.layers if n is not None)]
+        inverted = any(fast < 0.97 * slow for fast, slow in itertools.pairwise(ordered))  # 3%: timing noise
+        return self.speed_spread <= SPREAD_TRUSTED and not inverted
+
+    def speed_note(self) -> str:
+        """How the speeds were timed, and whether the machine was too busy to trust them."""
+        note = (
+            f"sentences/s: best of {self.speed_rounds}+ timed samples per depth, in interleaved rounds; samples "
+            f"spread up to {self.speed_spread:.0%}"
+        )
+        if self.speeds_trusted:
+            return note
+        return (
+            f"{note}. The machine was too busy to trust the speeds (samples more than {SPREAD_TRUSTED:.0%} apart, "
+            "or fewer layers timed slower than more): compare them only on a quiet machine."
+        )
 
     @property
     def full(self) -> Setting:
@@ -145,6 +169,7 @@ class Tradeoff:
             cells = "".join(f"{fmt(self.quality[n, d]):>{width}}" for d in self.dims)
             lines.append(f"{'static' if n is None else n:<14}" + cells + f"{self.speed[n]:>14,.0f}")
         lines.append(f"{'bytes/vector':<14}" + "".join(f"{4 * d:>{width},}" for d in self.dims))
+        lines.append(self.speed_note())
         lines.append("")
         full = self.full
         lines.append(f"full size: {full.label}: {fmt(full.quality)}, {full.speed:,.0f} sentences/s, {full.bytes:,} B")
@@ -167,6 +192,9 @@ class Tradeoff:
             "pairs": self.n_pairs,
             "texts": self.n_texts,
             "machine": self.machine,
+            "speed_rounds": self.speed_rounds,
+            "speed_spread": round(self.speed_spread, 4),
+            "speeds_trusted": self.speeds_trusted,
             "settings": [_setting_dict(s) for s in self.settings],
             "cheapest": {f"{w:.0%}": [_setting_dict(s) for s in self.cheapest(w)] for w in _TOLERANCES},
         }
@@ -191,9 +219,12 @@ class Tradeoff:
             raise ValueError(msg)
         return out
 
-    def plot(self, path: str | os.PathLike[str], *, title: str | None = None) -> Path:
-        """Draw the heatmap (quality per cell, speed per depth) to a PNG; needs `static2d-core[plot]`."""
-        return plot([self], path, title=title)
+    def plot(self, path: str | os.PathLike[str], *, title: str | None = None, name: str | None = None) -> Path:
+        """Draw the heatmap (quality per cell, speed per depth) to a PNG; needs `static2d-core[plot]`.
+
+        `name` titles the panel (default: `self.name`).
+        """
+        return plot([self], path, title=title, names=None if name is None else [name])
 
 
 def _dominates(a: tuple[int, int], b: tuple[int, int]) -> bool:

@@ -2,17 +2,20 @@
 
 `tradeoff(model, data)` reads scored pairs (STS-style: two texts and a score) or retrieval pairs (a query and
 its answer, with an optional corpus of distractors), embeds every distinct text once per depth grid (one
-transformer pass per text with `Encoder.encode_grid`), scores each (layers, dims) setting, times each depth
-once (dims do not change the compute), and answers which settings are the cheapest within 1%, 5% and 10% of
-full quality. The result prints as a table, saves as CSV or JSON, and draws as a PNG heatmap (matplotlib,
+transformer pass per text with `Encoder.encode_grid`), scores each (layers, dims) setting, times the depths in
+interleaved rounds (dims do not change the compute), and answers which settings are the cheapest within 1%, 5% and
+10% of full quality. The result prints as a table, saves as CSV or JSON, and draws as a PNG heatmap (matplotlib,
 extra `static2d-core[plot]`).
 """
 
 from __future__ import annotations
 
+import math
 import os
+import tempfile
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
@@ -23,6 +26,53 @@ from static2d._options import Backend
 from static2d._tradeoff.data import read_task, score
 from static2d._tradeoff.result import Tradeoff
 from static2d._vectors import normalize_rows
+
+
+def check_output(path: str | os.PathLike[str], option: str) -> Path:
+    """Refuse, before anything is measured, an output file that could not be written once it is.
+
+    A path that is a folder, a folder that is a file, or a folder this process cannot write to (tried by creating
+    and removing a temporary file there: what a read-only folder or file system refuses, even to root).
+
+    Args:
+        path: Where the result will be written (missing folders are made then).
+        option: How the user named it, for the message (e.g. "--csv").
+
+    Returns:
+        The path.
+
+    Raises:
+        ValueError: The path is a folder, or a folder on its way is a file.
+        PermissionError: The file or its folder cannot be written.
+
+    Example:
+        >>> check_output("out/grid.csv", "--csv")  # doctest: +SKIP
+        PosixPath('out/grid.csv')
+    """
+    out = Path(path)
+    if out.is_dir():
+        msg = f"{option} {str(out)!r} is a folder; give the path of a file in it, such as {str(out / out.name)!r}."
+        raise ValueError(msg)
+    folder = out.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        msg = f"{option} {str(out)!r} cannot be written: {str(folder)!r} is a file, not a folder. Choose another path."
+        raise ValueError(msg)
+    try:
+        if out.exists():
+            with out.open("ab"):  # opened for writing, nothing written
+                pass
+        else:
+            with tempfile.TemporaryFile(dir=folder):
+                pass
+    except OSError as e:
+        msg = (
+            f"{option} {str(out)!r} cannot be written ({e.strerror or e}): choose a file in a folder you can write "
+            "to. Nothing was measured yet."
+        )
+        raise PermissionError(msg) from e
+    return out
 
 
 def _default_layers(max_layers: int) -> list[int]:
@@ -49,18 +99,51 @@ def _truncate(vectors: npt.NDArray[np.float32], dims: int) -> npt.NDArray[np.flo
     return normalize_rows(np.array(vectors[:, :dims], dtype=np.float32))
 
 
-def _speed(encoder: Encoder, texts: list[str], min_seconds: float) -> float:
-    """Sentences/s of `encoder` on `texts`: after a warm-up call, the best of repeated timed calls."""
-    encoder.encode(texts[:8])
-    best, spent, calls = 0.0, 0.0, 0
-    while spent < min_seconds or calls < 2:
-        calls += 1
+_SAMPLE_SECONDS = 0.02  # a timed sample repeats a call that is quicker than this, so timer noise does not count
+
+
+def _speeds(
+    encoders: dict[int | None, Encoder], texts: list[str], min_seconds: float, rounds: int, progress: bool
+) -> tuple[dict[int | None, float], float]:
+    """Sentences/s of each encoder on `texts`, and how far its repeated timings spread.
+
+    The encoders are timed in interleaved rounds (each once per round, every other round in reverse order), so
+    a burst of load from elsewhere hits every depth alike instead of one, and the ordering of the depths holds.
+    Each gets at least `rounds` timed samples and `min_seconds` of them; its best sample counts. A sample repeats
+    the call enough times to last `_SAMPLE_SECONDS` (a static model embeds a few hundred texts in a millisecond).
+    The spread is the largest (median / best - 1) over the encoders: near 0 on a quiet machine.
+    """
+    repeats: dict[int | None, int] = {}
+    for key, encoder in encoders.items():
+        encoder.encode(texts[:8])  # warm-up: first-call costs (allocations, caches) are not speed
         began = time.perf_counter()
         encoder.encode(texts)
-        elapsed = time.perf_counter() - began
-        spent += elapsed
-        best = max(best, len(texts) / max(elapsed, 1e-9))
-    return best
+        repeats[key] = max(1, math.ceil(_SAMPLE_SECONDS / max(time.perf_counter() - began, 1e-9)))
+    times: dict[int | None, list[float]] = {key: [] for key in encoders}
+    spent = dict.fromkeys(encoders, 0.0)
+    order = list(encoders)
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=rounds * len(order), desc="Timing each depth (interleaved rounds)", unit="sample")
+    done = 0
+    while done < rounds or min(spent.values()) < min_seconds:
+        for key in order if done % 2 == 0 else order[::-1]:
+            began = time.perf_counter()
+            for _ in range(repeats[key]):
+                encoders[key].encode(texts)
+            elapsed = time.perf_counter() - began
+            spent[key] += elapsed
+            times[key].append(elapsed / repeats[key])
+            if bar is not None and done < rounds:  # the rounds planned; more only until min_seconds are spent
+                bar.update()
+        done += 1
+    if bar is not None:
+        bar.close()
+    speeds = {key: len(texts) / max(min(t), 1e-9) for key, t in times.items()}
+    spread = max(float(np.median(t)) / max(min(t), 1e-9) - 1 for t in times.values())
+    return speeds, spread
 
 
 def tradeoff(
@@ -76,14 +159,15 @@ def tradeoff(
     limit: int | None = None,
     speed_texts: int = 256,
     speed_seconds: float = 0.5,
+    speed_rounds: int = 3,
     show_progress_bar: bool = True,
 ) -> Tradeoff:
     """Measure a model over a layers x dims grid on your own data: quality, speed and size of every setting.
 
     Every distinct text is embedded once for the whole grid (`Encoder.encode_grid`: the transformer runs once
-    per text, and every depth and size is read from that pass); each depth is then timed once on
-    `speed_texts` of the texts (dims do not change the compute). Quality is relative to the full size, which
-    is always part of the grid.
+    per text, and every depth and size is read from that pass); the depths are then timed on `speed_texts`
+    of the texts in interleaved rounds, the best call counting (dims do not change the compute). Quality is
+    relative to the full size, which is always part of the grid.
 
     Args:
         model: A local directory or hub id, as for `static2d.load`.
@@ -101,6 +185,9 @@ def tradeoff(
         limit: Use only the first `limit` pairs of the data (a quicker, rougher answer).
         speed_texts: Texts timed per depth.
         speed_seconds: Least time spent timing each depth (the best call counts).
+        speed_rounds: Least number of timed calls per depth. The depths are timed in interleaved rounds, so
+            load from elsewhere hits them alike; how far the repeats spread is reported (`speed_spread`), and
+            the table says when the machine was too busy for the speeds to be trusted.
         show_progress_bar: Show progress bars while embedding and timing.
 
     Returns:
@@ -160,14 +247,8 @@ def tradeoff(
     }
 
     sample = (task.queries + task.documents)[: max(1, speed_texts)]
-    speed: dict[int | None, float] = {}
-    timing: Iterable[int | None] = depths
-    if show_progress_bar:
-        from tqdm.auto import tqdm
-
-        timing = tqdm(depths, desc="Timing each depth", unit="depth")
-    for n in timing:
-        speed[n] = _speed(encoder if n is None else at_depth(n), sample, speed_seconds)
+    encoders = {n: encoder if n is None else at_depth(n) for n in depths}
+    speed, spread = _speeds(encoders, sample, speed_seconds, speed_rounds, show_progress_bar)
     return Tradeoff(
         model=encoder.model,
         kind=encoder.kind,
@@ -180,4 +261,6 @@ def tradeoff(
         dims=sizes,
         quality=quality,
         speed=speed,
+        speed_rounds=max(speed_rounds, 1),
+        speed_spread=spread,
     )

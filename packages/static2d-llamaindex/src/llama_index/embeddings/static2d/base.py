@@ -17,23 +17,6 @@ import static2d
 # `BaseEmbedding` allows, and what `VectorStoreIndex` inserts at a time, so the core sees whole batches and does
 # its own batching (`batch_size`) inside.
 MAX_EMBED_BATCH_SIZE = 2048
-# Other embedders' names for static2d's options: refused with the name to use instead (never taken and ignored).
-PEER_NAMES = {
-    "truncate_dim": "dims",
-    "dim": "dims",
-    "dimensions": "dims",
-    "output_dimensionality": "dims",
-    "query_instruction": "query_prompt",
-    "text_instruction": "document_prompt",
-    "document_instruction": "document_prompt",
-    "model_name": "model",
-    "model_name_or_path": "model",
-    "cache_dir": "cache_folder",
-    "max_seq_length": "max_length",
-    "normalize_embeddings": "normalize",
-    "hf_token": "token",
-    "use_auth_token": "token",
-}
 
 
 _OPTIONS = {option.name: option for option in static2d.OPTIONS}
@@ -249,18 +232,18 @@ class Static2DEmbedding(BaseEmbedding):
 
 
 def _check_base_options(kwargs: dict[str, Any]) -> None:
-    """Refuse options that are neither static2d's nor LlamaIndex BaseEmbedding's: they would be taken and ignored."""
+    """Refuse options that are neither static2d's nor LlamaIndex BaseEmbedding's: they would be taken and ignored.
+
+    Another embedder's name (`model_kwargs`, `truncate_dim`, ...) gets the static2d option to use instead.
+    """
+    known = {*Static2DEmbedding.model_fields}
     for name, value in kwargs.items():
-        if name == "model_name" or name in BaseEmbedding.model_fields or name in Static2DEmbedding.model_fields:
+        if name in known:
             continue
-        if name in PEER_NAMES:
-            msg = (
-                f"Static2DEmbedding has no option {name!r} (another embedder's name): use the static2d option "
-                f"{PEER_NAMES[name]}={value!r} instead."
-            )
-        else:
-            known = sorted({*Static2DEmbedding.model_fields} - {"model_name"})
-            msg = f"Static2DEmbedding got an unknown option {name!r}. Its options are: {', '.join(known)}."
+        msg = static2d.peer_option_message("Static2DEmbedding", name, value, known)
+        if msg is None:
+            options = ", ".join(sorted(known - {"model_name"}))
+            msg = f"Static2DEmbedding got an unknown option {name!r}. Its options are: {options}."
         raise TypeError(msg)
 
 

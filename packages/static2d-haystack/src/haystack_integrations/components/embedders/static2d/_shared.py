@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import os
 import textwrap
 from collections.abc import Callable, Mapping
@@ -9,6 +10,7 @@ from typing import Any, TypeVar
 
 from haystack import default_from_dict
 from haystack.utils import ComponentDevice, Secret, deserialize_secrets_inplace
+from haystack.utils.auth import SecretType
 
 import static2d
 
@@ -52,6 +54,11 @@ COMMON_OPTIONS = tuple(option.name for option in static2d.OPTIONS)
 
 # Haystack's own types for two options: a ComponentDevice, and a Secret (read from HF_API_TOKEN / HF_TOKEN).
 HAYSTACK_TYPED = ("device", "token")
+# ... and how a message writes them
+HAYSTACK_SPELLING: dict[str, Callable[[object], str]] = {
+    "device": lambda value: f"ComponentDevice.from_str({value!r})",
+    "token": lambda _: 'Secret.from_env_var("HF_TOKEN")',
+}
 
 
 def document_options(init: Callable[..., None]) -> None:
@@ -72,6 +79,18 @@ class Static2DComponent:
     # two of them its own way.
     device: ComponentDevice | None
     token: Secret | None
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:  # noqa: ANN401 - any arguments, as `__init__` takes them
+        # Before `__init__`, which would only say "unexpected keyword argument": another embedder's option name
+        # (`model_kwargs`, `progress_bar`, ...) is refused with the static2d option to use instead. The typed
+        # signatures stay the options, declared once.
+        del args
+        takes = [name for name in inspect.signature(cls.__init__).parameters if name != "self"]
+        for name, value in kwargs.items():
+            msg = static2d.peer_option_message(cls.__name__, name, value, takes, spell=HAYSTACK_SPELLING)
+            if msg is not None:
+                raise TypeError(msg)
+        return super().__new__(cls)
 
     def __init__(self, **options: Any) -> None:  # noqa: ANN401 - the core's options, each of its own type
         """Keep the core's options (every name of `COMMON_OPTIONS`) and make the lazy core encoder.
@@ -95,6 +114,14 @@ class Static2DComponent:
         options["device"] = self.device.to_torch_str() if self.device is not None else None
         options["token"] = self.token.resolve_value() if self.token is not None else None
         self._encoder = static2d.load(**options, lazy=True)
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Never a token's value in a pickle, as the core's Encoder: a Secret.from_token is left out (the other side
+        # reads HF_TOKEN, if it needs a token); a Secret.from_env_var holds only the variables' names, and stays.
+        state = dict(self.__dict__)
+        if isinstance(self.token, Secret) and self.token.type == SecretType.TOKEN:
+            state["token"] = None
+        return state
 
     @property
     def embedding_dim(self) -> int:

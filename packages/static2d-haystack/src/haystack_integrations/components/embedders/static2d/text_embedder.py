@@ -135,6 +135,8 @@ class Static2DTextEmbedder(Static2DComponent):
 
 
 def _check_text(text: object) -> None:
+    if isinstance(text, (bytes, bytearray)):
+        static2d.check_text(text, "Static2DTextEmbedder.run")  # says bytes are not text, and to decode them
     if not isinstance(text, str):
         msg = (
             "Static2DTextEmbedder expects a string as input. "

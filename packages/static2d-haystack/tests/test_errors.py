@@ -1,0 +1,140 @@
+"""What a newcomer meets first, in Haystack: one clear message, printed once, naming the fix.
+
+The default model offline, a transformer without the extra (named as this package's), another embedder's option.
+Each is run as a user runs it, in a fresh interpreter, and what it prints is read back: one traceback, and the
+exact last line.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from haystack_integrations.components.embedders.static2d import Static2DDocumentEmbedder, Static2DTextEmbedder
+from static2d_testkit.printed import run_python
+
+OFFLINE = (
+    "OSError: Model 'sentence-transformers/static-retrieval-mrl-en-v1' is not in the local cache (the default "
+    "Hugging Face cache) and cannot be downloaded (HF_HUB_OFFLINE is set). Download it once with network access "
+    "(unset HF_HUB_OFFLINE / local_files_only), or pass the path of a local directory holding the model."
+)
+NO_EXTRA = (
+    "ImportError: This model is a transformer; running it needs torch and sentence-transformers, which are not "
+    "installed. Install the extra: pip install 'static2d-haystack[transformers]' (static models need neither)."
+)
+LANGCHAIN_HF = "LangChain's HuggingFaceEmbeddings"
+HAYSTACK_ST = "Haystack's SentenceTransformers embedders"
+ONE_PROCESS = (
+    "static2d embeds in one process: a static model embeds tens of thousands of texts a second on one CPU core, and a "
+    "transformer runs on every core (or on `device`). To spread a large corpus over processes or machines, use "
+    "static2d.BatchEncoder with Ray Data or pandas."
+)
+OFFLINE_SCRIPT = (
+    "from haystack import Pipeline\n"
+    "from haystack_integrations.components.embedders.static2d import Static2DTextEmbedder\n"
+    "pipe = Pipeline()\n"
+    "pipe.add_component('embedder', Static2DTextEmbedder())\n"
+    "pipe.run({'embedder': {'text': 'What do pandas eat?'}})"
+)
+NO_EXTRA_SCRIPT = (
+    "import sys; sys.modules['sentence_transformers'] = None\n"
+    "from haystack_integrations.components.embedders.static2d import Static2DTextEmbedder\n"
+    "embedder = Static2DTextEmbedder({model!r}, backend='torch')\n"
+    "embedder.warm_up()"
+)
+
+
+def _bert_folder(folder: Path) -> Path:
+    """A transformer's files (config, weights, vocabulary): readable, so what is missing is the extra."""
+    from safetensors.numpy import save_file
+
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps({"model_type": "bert", "num_hidden_layers": 2, "hidden_size": 8}))
+    weights = {"embeddings.word_embeddings.weight": np.zeros((5, 8), dtype=np.float32)}
+    save_file(weights, str(folder / "model.safetensors"))
+    (folder / "vocab.txt").write_text("[PAD]\n[UNK]\n[CLS]\n[SEP]\nhello\n")
+    return folder
+
+
+def test_the_default_model_offline_is_one_message(tmp_path: Path) -> None:
+    printed = run_python(OFFLINE_SCRIPT, home=tmp_path)
+    assert printed.returncode == 1
+    assert printed.tracebacks == 1, printed.stderr  # no chain from huggingface_hub or Haystack's pipeline
+    assert printed.last_line == OFFLINE
+
+
+def test_a_transformer_without_the_extra_names_this_package(tmp_path: Path) -> None:
+    model = _bert_folder(tmp_path / "bert")
+    # sys.modules[name] = None: an import of it fails as if it were not installed
+    printed = run_python(NO_EXTRA_SCRIPT.format(model=str(model)), home=tmp_path)
+    assert printed.tracebacks == 1, printed.stderr
+    assert printed.last_line == NO_EXTRA
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "refusal"),
+    [
+        (
+            "model_kwargs",
+            {"device": "cuda"},
+            (
+                f"(an option of {LANGCHAIN_HF} and {HAYSTACK_ST}): "
+                "use the static2d option device=ComponentDevice.from_str('cuda') instead."
+            ),
+        ),
+        (
+            "encode_kwargs",
+            {"normalize_embeddings": True},
+            f"(an option of {LANGCHAIN_HF} and {HAYSTACK_ST}): use the static2d option normalize=True instead.",
+        ),
+        (
+            "normalize_embeddings",
+            True,
+            (
+                f"(an option of {HAYSTACK_ST} and sentence-transformers' encode()): "
+                "use the static2d option normalize=True instead."
+            ),
+        ),
+        (
+            "progress_bar",
+            True,
+            f"(an option of {HAYSTACK_ST}): use the static2d option show_progress_bar=True instead.",
+        ),
+        (
+            "truncate_dim",
+            16,
+            f"(an option of sentence-transformers and {HAYSTACK_ST}): use the static2d option dims=16 instead.",
+        ),
+        (
+            "model_name",
+            "org/model",
+            (
+                f"(an option of {LANGCHAIN_HF} and LlamaIndex's HuggingFaceEmbedding): "
+                "use the static2d option model='org/model' instead."
+            ),
+        ),
+        (
+            "multi_process",
+            True,
+            f"(an option of {LANGCHAIN_HF}): {ONE_PROCESS}",
+        ),
+    ],
+)
+def test_a_peer_option_gets_the_static2d_option(tiny_static: Path, name: str, value: object, refusal: str) -> None:
+    model = tiny_static
+    with pytest.raises(TypeError) as info:
+        Static2DTextEmbedder(str(model), **{name: value})
+    assert str(info.value) == f"Static2DTextEmbedder has no option {name!r} {refusal}"
+
+
+def test_the_document_embedder_refuses_them_too(tiny_static: Path) -> None:
+    with pytest.raises(TypeError) as info:
+        Static2DDocumentEmbedder(str(tiny_static), progress_bar=False)
+    assert str(info.value) == (
+        "Static2DDocumentEmbedder has no option 'progress_bar' (an option of Haystack's SentenceTransformers "
+        "embedders): use the static2d option show_progress_bar=False instead."
+    )
+    # its own options are taken as they are
+    assert Static2DDocumentEmbedder(str(tiny_static), meta_fields_to_embed=["title"]).meta_fields_to_embed == ["title"]

@@ -1,0 +1,121 @@
+"""What a newcomer meets first, in LangChain: one clear message, printed once, naming the fix.
+
+The default model offline, a transformer without the extra (named as this package's), another embedder's option.
+Each is run as a user runs it, in a fresh interpreter, and what it prints is read back: one traceback, and the
+exact last line.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from langchain_static2d import Static2DEmbeddings
+from static2d_testkit.printed import run_python
+
+OFFLINE = (
+    "OSError: Model 'sentence-transformers/static-retrieval-mrl-en-v1' is not in the local cache (the default "
+    "Hugging Face cache) and cannot be downloaded (HF_HUB_OFFLINE is set). Download it once with network access "
+    "(unset HF_HUB_OFFLINE / local_files_only), or pass the path of a local directory holding the model."
+)
+NO_EXTRA = (
+    "ImportError: This model is a transformer; running it needs torch and sentence-transformers, which are not "
+    "installed. Install the extra: pip install 'static2d-langchain[transformers]' (static models need neither)."
+)
+LANGCHAIN_HF = "LangChain's HuggingFaceEmbeddings"
+HAYSTACK_ST = "Haystack's SentenceTransformers embedders"
+ONE_PROCESS = (
+    "static2d embeds in one process: a static model embeds tens of thousands of texts a second on one CPU core, and a "
+    "transformer runs on every core (or on `device`). To spread a large corpus over processes or machines, use "
+    "static2d.BatchEncoder with Ray Data or pandas."
+)
+OFFLINE_SCRIPT = (
+    "from langchain_static2d import Static2DEmbeddings\nStatic2DEmbeddings().embed_query('What do pandas eat?')"
+)
+NO_EXTRA_SCRIPT = (
+    "import sys; sys.modules['sentence_transformers'] = None\n"
+    "from langchain_static2d import Static2DEmbeddings\n"
+    "Static2DEmbeddings(model={model!r}, backend='torch').embed_query('What do pandas eat?')"
+)
+
+
+def _bert_folder(folder: Path) -> Path:
+    """A transformer's files (config, weights, vocabulary): readable, so what is missing is the extra."""
+    from safetensors.numpy import save_file
+
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps({"model_type": "bert", "num_hidden_layers": 2, "hidden_size": 8}))
+    weights = {"embeddings.word_embeddings.weight": np.zeros((5, 8), dtype=np.float32)}
+    save_file(weights, str(folder / "model.safetensors"))
+    (folder / "vocab.txt").write_text("[PAD]\n[UNK]\n[CLS]\n[SEP]\nhello\n")
+    return folder
+
+
+def test_the_default_model_offline_is_one_message(tmp_path: Path) -> None:
+    printed = run_python(OFFLINE_SCRIPT, home=tmp_path)
+    assert printed.returncode == 1
+    assert printed.tracebacks == 1, printed.stderr  # no chain from huggingface_hub or pydantic
+    assert printed.last_line == OFFLINE
+
+
+def test_a_transformer_without_the_extra_names_this_package(tmp_path: Path) -> None:
+    model = _bert_folder(tmp_path / "bert")
+    # sys.modules[name] = None: an import of it fails as if it were not installed
+    printed = run_python(NO_EXTRA_SCRIPT.format(model=str(model)), home=tmp_path)
+    assert printed.tracebacks == 1, printed.stderr
+    assert printed.last_line == NO_EXTRA
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "refusal"),
+    [
+        (
+            "model_name",
+            "org/model",
+            (
+                f"(an option of {LANGCHAIN_HF} and LlamaIndex's HuggingFaceEmbedding): "
+                "use the static2d option model='org/model' instead."
+            ),
+        ),
+        (
+            "model_kwargs",
+            {"device": "cuda"},
+            f"(an option of {LANGCHAIN_HF} and {HAYSTACK_ST}): use the static2d option device='cuda' instead.",
+        ),
+        (
+            "encode_kwargs",
+            {"normalize_embeddings": True},
+            f"(an option of {LANGCHAIN_HF} and {HAYSTACK_ST}): use the static2d option normalize=True instead.",
+        ),
+        (
+            "show_progress",
+            True,
+            f"(an option of {LANGCHAIN_HF}): use the static2d option show_progress_bar=True instead.",
+        ),
+        (
+            "truncate_dim",
+            16,
+            f"(an option of sentence-transformers and {HAYSTACK_ST}): use the static2d option dims=16 instead.",
+        ),
+    ],
+)
+def test_a_peer_option_gets_the_static2d_option(
+    tiny_static_model: Path, name: str, value: object, refusal: str
+) -> None:
+    model = tiny_static_model
+    with pytest.raises(TypeError) as info:
+        Static2DEmbeddings(model=str(model), **{name: value})
+    assert str(info.value) == f"Static2DEmbeddings has no option {name!r} {refusal}"
+
+
+def test_a_bad_option_is_static2d_error_not_a_validation_error(tmp_path: Path) -> None:
+    printed = run_python("from langchain_static2d import Static2DEmbeddings\nStatic2DEmbeddings(dims=0)", home=tmp_path)
+    assert printed.tracebacks == 1, printed.stderr
+    assert printed.last_line == (
+        "ValueError: dims=0 is out of range: dims is a number of output dimensions, at least 1 (or None)."
+    )
+    with pytest.raises(ValueError, match=r"^dims=0 is out of range") as info:
+        Static2DEmbeddings(dims=0)
+    assert type(info.value) is ValueError  # not pydantic's ValidationError around it

@@ -1,0 +1,150 @@
+"""What a newcomer meets first: each error is one clear message, printed once, naming the fix.
+
+The default model offline, a transformer without the extra, another embedder's option name.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import static2d
+from huggingface_hub.errors import LocalEntryNotFoundError
+from static2d._options import OPTIONS, PEER_OPTIONS, peer_option_message
+from static2d_testkit.printed import run_python
+
+OFFLINE = (
+    "OSError: Model 'sentence-transformers/static-retrieval-mrl-en-v1' is not in the local cache (the default "
+    "Hugging Face cache) and cannot be downloaded (HF_HUB_OFFLINE is set). Download it once with network access "
+    "(unset HF_HUB_OFFLINE / local_files_only), or pass the path of a local directory holding the model."
+)
+NO_EXTRA = (
+    "ImportError: This model is a transformer; running it needs torch and sentence-transformers, which are not "
+    "installed. Install the extra: pip install 'static2d-core[transformers]' (static models need neither)."
+)
+CORE_OPTIONS = [option.name for option in OPTIONS]
+
+
+def test_the_default_model_offline_is_one_message(tmp_path: Path) -> None:
+    printed = run_python("import static2d; static2d.load(static2d.DEFAULT_MODEL)", home=tmp_path)
+    assert printed.returncode == 1
+    assert printed.tracebacks == 1, printed.stderr  # no chain from inside huggingface_hub
+    assert printed.last_line == OFFLINE
+
+
+def test_the_hub_error_stays_reachable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(OSError, match="not in the local cache") as info:
+        static2d.load(static2d.DEFAULT_MODEL, cache_folder=tmp_path)
+    assert info.value.__cause__ is None
+    assert info.value.__suppress_context__
+    assert isinstance(info.value.__context__, LocalEntryNotFoundError)
+
+
+def _bert_folder(folder: Path) -> Path:
+    """A transformer's files (config, weights, vocabulary): readable, so what is missing is the extra."""
+    from safetensors.numpy import save_file
+
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps({"model_type": "bert", "num_hidden_layers": 2, "hidden_size": 8}))
+    weights = {"embeddings.word_embeddings.weight": np.zeros((5, 8), dtype=np.float32)}
+    save_file(weights, str(folder / "model.safetensors"))
+    (folder / "vocab.txt").write_text("[PAD]\n[UNK]\n[CLS]\n[SEP]\nhello\n")
+    return folder
+
+
+def test_a_transformer_without_the_extra_is_one_message(tmp_path: Path) -> None:
+    model = _bert_folder(tmp_path / "bert")
+    # sys.modules[name] = None: an import of it fails as if it were not installed
+    code = (
+        "import sys; sys.modules['sentence_transformers'] = None\n"
+        f"import static2d; static2d.load({str(model)!r}, backend='torch')"
+    )
+    printed = run_python(code, home=tmp_path, env={"STATIC2D_ONNX_CACHE": str(tmp_path / "onnx")})
+    assert printed.tracebacks == 1, printed.stderr
+    assert printed.last_line == NO_EXTRA
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "use"),
+    [
+        ("model_kwargs", {"device": "cuda"}, "use the static2d option device='cuda' instead."),
+        ("encode_kwargs", {"normalize_embeddings": True}, "use the static2d option normalize=True instead."),
+        ("truncate_dim", 128, "use the static2d option dims=128 instead."),
+        ("model_name", "org/model", "use the static2d option model='org/model' instead."),
+        ("model_name_or_path", "org/model", "use the static2d option model='org/model' instead."),
+        ("normalize_embeddings", False, "use the static2d option normalize=False instead."),
+        ("query_instruction", "query: ", "use the static2d option query_prompt='query: ' instead."),
+        ("text_instruction", "passage: ", "use the static2d option document_prompt='passage: ' instead."),
+        ("cache_dir", "/models", "use the static2d option cache_folder='/models' instead."),
+        ("max_seq_length", 128, "use the static2d option max_length=128 instead."),
+        ("embed_batch_size", 64, "use the static2d option batch_size=64 instead."),
+        ("use_auth_token", "hf_x", "use the static2d option token=<your token> instead."),  # never its value
+        (
+            "prompts",
+            {"query": "query: ", "passage": "passage: "},
+            "use the static2d options query_prompt='query: ', document_prompt='passage: ' instead.",
+        ),
+        ("query_encode_kwargs", {"prompt": "q: "}, "use the static2d option query_prompt='q: ' instead."),
+        (
+            "model_kwargs",
+            {"device": "cuda:1", "trust_remote_code": True, "revision": "v2", "model_kwargs": {"attn": "sdpa"}},
+            "use the static2d options device='cuda:1', trust_remote_code=True, revision='v2' instead. attn: no "
+            "static2d equivalent; leave it out.",
+        ),
+        (
+            "encode_kwargs",
+            {"batch_size": 64, "precision": "int8", "convert_to_tensor": True},
+            "use the static2d options batch_size=64, precision='int8' instead. convert_to_tensor: no static2d "
+            "equivalent; leave it out.",
+        ),
+        ("tokenizer_kwargs", {"model_max_length": 256}, "use the static2d option max_length=256 instead."),
+    ],
+)
+def test_a_peer_option_names_the_static2d_option(name: str, value: object, use: str) -> None:
+    msg = peer_option_message("Encoder", name, value, CORE_OPTIONS)
+    assert msg is not None
+    assert msg.startswith(f"Encoder has no option {name!r} (an option of {PEER_OPTIONS[name].origin}): ")
+    assert msg.endswith(use)
+
+
+def test_a_peer_option_without_an_equivalent_says_why() -> None:
+    msg = peer_option_message("Static2DEmbeddings", "multi_process", True, [*CORE_OPTIONS, "show_progress_bar"])
+    assert msg == (
+        "Static2DEmbeddings has no option 'multi_process' (an option of LangChain's HuggingFaceEmbeddings): static2d "
+        "embeds in one process: a static model embeds tens of thousands of texts a second on one CPU core, and a "
+        "transformer runs on every core (or on `device`). To spread a large corpus over processes or machines, use "
+        "static2d.BatchEncoder with Ray Data or pandas."
+    )
+    msg = peer_option_message("Encoder", "config_kwargs", {"output_hidden_states": True}, ["dims", "model"])
+    assert msg == (
+        "Encoder has no option 'config_kwargs' (an option of Haystack's SentenceTransformers embedders): "
+        "output_hidden_states has no static2d equivalent; leave config_kwargs out (static2d's options: dims, model)."
+    )
+    # suggested only where the adapter takes it: show_progress_bar is an adapter's option, not the core's
+    msg = peer_option_message("Encoder", "show_progress", True, CORE_OPTIONS)
+    assert msg == (
+        "Encoder has no option 'show_progress' (an option of LangChain's HuggingFaceEmbeddings), and static2d has no "
+        "show_progress_bar option here; leave it out."
+    )
+
+
+def test_names_the_adapter_takes_are_not_refused() -> None:
+    assert peer_option_message("Static2DEmbedding", "embed_batch_size", 10, ["embed_batch_size"]) is None
+    assert peer_option_message("Static2DTextEmbedder", "prefix", "q: ", ["prefix"]) is None
+    assert peer_option_message("Encoder", "dims", 64, CORE_OPTIONS) is None
+    assert peer_option_message("Encoder", "not_an_option", 1, CORE_OPTIONS) is None
+    assert not set(PEER_OPTIONS) & set(CORE_OPTIONS)  # a peer's name is never one of static2d's own
+
+
+def test_an_adapter_spells_the_value_its_own_way() -> None:
+    spell = {"device": lambda value: f"ComponentDevice.from_str({value!r})"}
+    msg = peer_option_message("Static2DTextEmbedder", "model_kwargs", {"device": "cuda:1"}, CORE_OPTIONS, spell=spell)
+    assert msg is not None
+    assert msg.endswith("use the static2d option device=ComponentDevice.from_str('cuda:1') instead.")
+    msg = peer_option_message("Encoder", "model_kwargs", {"token": "hf_NotShown", "device": "cpu"}, CORE_OPTIONS)
+    assert msg is not None
+    assert "hf_NotShown" not in msg
+    assert msg.endswith("use the static2d options token=<your token>, device='cpu' instead.")
