@@ -154,3 +154,16 @@ def _may_have_accelerator_here() -> bool:
     code = "from static2d._torch.device import _may_have_accelerator; print(_may_have_accelerator())"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
     return out.stdout.strip() == "True"
+
+
+def test_transformers_dtype_names_point_at_dtype() -> None:
+    """Users of transformers / sentence-transformers pass torch_dtype (a torch dtype): the refusal names dtype."""
+    takes = [option.name for option in static2d.OPTIONS]
+    given = [
+        ("torch_dtype", torch.bfloat16, "'bfloat16'"),
+        ("model_kwargs", {"torch_dtype": torch.float16}, "'float16'"),
+    ]
+    for name, value, expected in given:
+        message = static2d.peer_option_message("Static2DEmbeddings", name, value, takes)
+        assert message is not None
+        assert message.endswith(f"use the static2d option dtype={expected} instead."), message

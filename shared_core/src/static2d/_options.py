@@ -477,6 +477,11 @@ def _translate(name: str, value: object, takes: Collection[str]) -> tuple[dict[s
     return {}, [name] if peer.use else []
 
 
+def _dtype_name(value: object) -> str:
+    """A torch dtype (torch.bfloat16, as transformers takes it) written as the dtype option's value ('bfloat16')."""
+    return repr(value if isinstance(value, str) else str(value).removeprefix("torch."))
+
+
 def peer_option_message(
     owner: str,
     name: str,
@@ -503,7 +508,7 @@ def peer_option_message(
         Static2DEmbeddings has no option 'truncate_dim' (an option of sentence-transformers and Haystack's \
 SentenceTransformers embedders): use the static2d option dims=128 instead.
     """
-    spelling = {"token": lambda _: "<your token>", **(spell or {})}
+    spelling = {"token": lambda _: "<your token>", "dtype": _dtype_name, **(spell or {})}
     peer = PEER_OPTIONS.get(name)
     if peer is None or name in takes:
         return None
