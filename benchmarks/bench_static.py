@@ -1,149 +1,243 @@
-"""Static encoder: static2d (fast tokenizer path and Hugging Face path) vs model2vec vs sentence-transformers
-StaticEmbedding vs the tokenizers alone; where the time goes (tokenizing vs pooling)."""
+"""Static encoder, every tokenizer family: static2d vs model2vec vs sentence-transformers StaticEmbedding, measured
+side by side; then the scaling with threads (static2d's own limit) and where the time goes.
+
+Texts: English sentences (STS-B train and dev, 14,500 distinct) and multilingual sentences the test kit makes (40
+languages and scripts; `static2d_testkit.multilingual`). Each timed round gets texts no contender has seen (a new
+sample): static2d's word cache is warm from one earlier call on other texts of the same kind, as in a service that
+has run for a while; the first call on a fresh model ("cold") is shown as well. Models: the test kit's tokenizers of
+every family (trained on such text) with a random 256-dim table, saved by model2vec; and the static model distilled
+from all-MiniLM-L6-v2 (English WordPiece, 256 dims). Vectors are checked against model2vec's on the timed texts.
+"""
 
 from __future__ import annotations
 
 import argparse
-import copy
+import os
+import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from _common import best_times, keep_tokenizers_parallelism, ratio, repeated, static_model, sts_sentences, table
+from _common import CHILD_ENV, keep_tokenizers_parallelism, ratio, run_child, static_model, table
 
 ORDER = 10
-TITLE = "static: one static model (distilled from all-MiniLM-L6-v2, 256 dims), same sentences"
-SIZES = (1, 10, 100, 1000, 10_000, 30_000)
+TITLE = "static: static2d vs model2vec vs StaticEmbedding per tokenizer family, thread scaling"
+DIMS = 256
+HERE = Path(__file__).resolve().parent
 
 
-def hf_path(path: Path) -> Callable[[Sequence[str]], np.ndarray]:
-    """static2d's encode on the same model with Hugging Face `tokenizers` (the path every model took before tokie)."""
-    from static2d._model.describe import describe
-    from static2d._static.engine import StaticEngine, _Joiner
-    from static2d._vectors import normalize_rows
+def english(n: int, seed: int) -> list[str]:
+    """`n` English sentences drawn (with replacement) from STS-B train and dev."""
+    import csv
 
-    engine = StaticEngine(describe(path, str(path)), None)
-    engine._fast, engine._joiner = None, _Joiner.make(engine.tokenizer)
-    return lambda texts: normalize_rows(engine.encode_batch(texts, engine.max_dims, "", len(texts)))
+    from static2d_testkit.sts import REPO
+
+    pool: list[str] = []
+    for name in ("sts-train.csv", "sts-dev.csv"):
+        with (REPO / "data" / name).open(encoding="utf-8") as f:
+            for row in csv.DictReader(f):
+                pool += [row["sentence1"], row["sentence2"]]
+    rng = random.Random(seed)
+    return [rng.choice(pool) for _ in range(n)]
+
+
+def multilingual(n: int, seed: int) -> list[str]:
+    from static2d_testkit.multilingual import multilingual_texts
+
+    return multilingual_texts(n, seed=seed)
+
+
+def machine() -> str:
+    from static2d._tradeoff.result import machine as described
+
+    return described()
+
+
+# (row name, model family or "minilm", text kind)
+CASES: tuple[tuple[str, str, str], ...] = (
+    ("WordPiece uncased, English (distilled MiniLM)", "minilm", "english"),
+    ("WordPiece uncased, English", "wordpiece-uncased", "english"),
+    ("WordPiece uncased, multilingual", "wordpiece-uncased", "multilingual"),
+    ("WordPiece cased, multilingual", "wordpiece-cased", "multilingual"),
+    ("byte-level BPE, multilingual", "byte-bpe", "multilingual"),
+    ("Unigram + NFKC + Metaspace, multilingual", "unigram-nfkc", "multilingual"),
+    ("Unigram + Precompiled (XLM-R kind), multilingual", "unigram-precompiled", "multilingual"),
+    ("SentencePiece BPE + byte fallback (Llama-2 kind)", "sp-bpe-byte-fallback", "multilingual"),
+    ("BPE + Lowercase + Whitespace, multilingual", "bpe-lowercase", "multilingual"),
+    ("WordLevel, multilingual", "wordlevel", "multilingual"),
+)
+
+
+def model_paths(family: str) -> tuple[Path, Path]:
+    """(model2vec folder, sentence-transformers StaticEmbedding folder) of a family (or the distilled MiniLM)."""
+    if family == "minilm":
+        return static_model("model2vec"), static_model("sentence-transformers")
+    from static2d_testkit.families import family_model
+
+    return family_model(family, dims=DIMS), family_model(family, "sentence-transformers", dims=DIMS)  # type: ignore[arg-type]
+
+
+def timed_rounds(contenders: dict[str, Callable[[list[str]], object]], rounds: list[list[str]]) -> dict[str, float]:
+    """Best wall time of each contender over the rounds, interleaved (one of each per round, each on that round's
+    texts), so a machine busy with other work slows all of them alike."""
+    best = dict.fromkeys(contenders, float("inf"))
+    for texts in rounds:
+        for name, fn in contenders.items():
+            start = time.perf_counter()
+            fn(texts)
+            best[name] = min(best[name], time.perf_counter() - start)
+    return best
+
+
+def family_rows(args: argparse.Namespace, n: int) -> tuple[list[list[object]], list[str]]:
+    import static2d
+    from model2vec import StaticModel
+    from sentence_transformers import SentenceTransformer
+
+    make = {"english": english, "multilingual": multilingual}
+    rows, notes = [], []
+    for name, family, kind in CASES:
+        m2v_path, st_path = model_paths(family)
+        rounds = [make[kind](n, seed=100 + r) for r in range(args.rounds)]
+        static2d.clear_cache()
+        ours = static2d.load(m2v_path, normalize=False)
+        start = time.perf_counter()
+        ours.encode(rounds[0])  # the first call on a fresh model: every word is new to the cache
+        cold = time.perf_counter() - start
+        ours.encode(make[kind](n, seed=99))  # one call on other texts of the kind: the cache as a service has it
+        m2v = StaticModel.from_pretrained(str(m2v_path))
+        m2v_encode = keep_tokenizers_parallelism(m2v.encode)
+        st = SentenceTransformer(str(st_path), device="cpu")
+        m2v_encode(rounds[0][:2000])
+        st.encode(rounds[0][:2000])
+        contenders: dict[str, Callable[[list[str]], object]] = {
+            "static2d": ours.encode,
+            "model2vec": m2v_encode,
+            "sentence-transformers": lambda t, st=st: st.encode(t, convert_to_numpy=True),
+        }
+        best = timed_rounds(contenders, rounds)
+        m2v_cold = best["model2vec"]
+        m32 = m2v
+        if m2v.embedding.dtype != np.float32:  # model2vec rounds a float16 model's means to float16: compare in f32
+            m32 = StaticModel.from_pretrained(str(m2v_path))
+            m32.embedding = m2v.embedding.astype(np.float32)
+        check = rounds[-1][: min(n, 10_000)]
+        theirs = keep_tokenizers_parallelism(m32.encode)(check)
+        mine = ours.encode(check)
+        if m2v.normalize:
+            mine = mine / np.maximum(np.linalg.norm(mine, axis=1, keepdims=True), 1e-12)
+        diff = float(np.abs(mine - theirs).max())
+        engine = ours._get().engine
+        rows.append(
+            [
+                name,
+                engine.tokenizer_path,
+                n / best["static2d"],
+                n / best["model2vec"],
+                n / best["sentence-transformers"],
+                ratio(best["model2vec"] / best["static2d"]),
+                ratio(best["sentence-transformers"] / best["static2d"]),
+                ratio(m2v_cold / cold),
+                f"{diff:.1e}",
+            ]
+        )
+        print(f"  {name}: {rows[-1][5]} model2vec", flush=True)
+    return rows, notes
+
+
+SCALING_CHILD = """
+import json, sys, time
+sys.path.insert(0, {here!r})
+from static2d._threads import set_limit
+set_limit({threads})  # before anything runs: the tokenizers' pools are sized on first use
+import numpy as np
+import static2d
+import bench_static as b
+path = b.model_paths({family!r})[0]
+make = {{"english": b.english, "multilingual": b.multilingual}}[{kind!r}]
+rounds = [make({n}, seed=100 + r) for r in range({rounds})]
+enc = static2d.load(path, normalize=False)
+enc.encode(make({n}, seed=99))
+best = min(b.timed_rounds({{"e": enc.encode}}, [t]) ["e"] for t in rounds)
+engine = enc._get().engine
+texts = rounds[0]
+tok = min(b.timed_rounds({{"t": engine.tokenize}}, [texts] * 3).values())
+tokens = engine.tokenize(texts)
+pool = min(b.timed_rounds({{"p": lambda _: engine.pool(*tokens, engine.max_dims, {threads})}}, [texts] * 3).values())
+print(json.dumps({{"encode": best, "tokenize": tok, "pool": pool, "path": engine.tokenizer_path}}))
+"""
+
+
+def scaling(args: argparse.Namespace, n: int) -> str:
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    counts = sorted({1, 2, 4, 8, 16, cpus} & set(range(1, cpus + 1)))
+    out = []
+    for family, kind, label in (
+        ("minilm", "english", "distilled MiniLM, English"),
+        ("unigram-precompiled", "multilingual", "Unigram + Precompiled, multilingual"),
+    ):
+        rows: list[list[object]] = []
+        base = None
+        for k in counts:
+            code = SCALING_CHILD.format(here=str(HERE), threads=k, family=family, kind=kind, n=n, rounds=args.rounds)
+            result = run_child(code)
+            base = base or result["encode"]
+            whole = result["tokenize"] + result["pool"]
+            rows.append(
+                [
+                    k,
+                    n / result["encode"],
+                    ratio(base / result["encode"]),
+                    f"{result['tokenize'] / whole:.0%}",
+                    f"{result['pool'] / whole:.0%}",
+                    n / result["tokenize"],
+                    n / result["pool"],
+                ]
+            )
+        out.append(
+            table(
+                ["threads", "sent/s", "vs 1 thread", "tokenizing", "pooling", "tokenize alone/s", "pool alone/s"],
+                rows,
+                f"thread scaling, {label} ({result['path']}), {n:,} texts a call; static2d._threads.set_limit(k) "
+                "in a fresh process (shares: tokenize alone vs pool alone with k threads)",
+            )
+        )
+    return "\n\n".join(out)
 
 
 def run(args: argparse.Namespace) -> str:
-    import model2vec
-    import static2d
-    import tokie
-    from sentence_transformers import SentenceTransformer
-
+    for key, value in CHILD_ENV.items():
+        os.environ.setdefault(key, value)
     n = 3_000 if args.quick else 30_000
-    texts = repeated(sts_sentences(), n)
-    m2v_path, st_path = static_model("model2vec"), static_model("sentence-transformers")
-    ours = static2d.load(m2v_path)
-    ours_st = static2d.load(st_path)
-    m2v = model2vec.StaticModel.from_pretrained(str(m2v_path))
-    m2v_encode = keep_tokenizers_parallelism(m2v.encode)
-    st = SentenceTransformer(str(st_path), device="cpu")
-    tokenizer = m2v.tokenizer  # the model's tokenizer, with model2vec's truncation to max_length
-    engine = ours._get().engine
-    fast = tokie.Tokenizer.from_json(str(m2v_path / "tokenizer.json"))
-    if engine.max_length is not None:
-        fast.enable_truncation(engine.max_length)
-    ours_hf = hf_path(m2v_path)
-
-    contenders = {
-        f"static2d (model2vec files), {engine.tokenizer_path}": lambda: ours.encode(texts),
-        f"static2d (StaticEmbedding files), {ours_st._get().engine.tokenizer_path}": lambda: ours_st.encode(texts),
-        "static2d, tokenizers path (as before)": lambda: ours_hf(texts),
-        "model2vec StaticModel.encode": lambda: m2v_encode(texts),
-        "sentence-transformers StaticEmbedding": lambda: st.encode(texts, convert_to_numpy=True),
-        "HF tokenizer alone (encode_batch_fast)": lambda: tokenizer.encode_batch_fast(texts, add_special_tokens=False),
-        "tokie alone (encode_batch_flat)": lambda: fast.encode_batch_flat(texts, add_special_tokens=False),
-    }
-    best = best_times(contenders, args.rounds)
-    m2v_t, tok_t = best["model2vec StaticModel.encode"], best["HF tokenizer alone (encode_batch_fast)"]
-    rows = [[name, n / t, ratio(m2v_t / t), ratio(tok_t / t)] for name, t in best.items()]
+    rows, _ = family_rows(args, n)
     out = [
+        f"machine: {machine()}",
         table(
-            ["encoder", "sentences/s", "vs model2vec", "vs HF tokenizer ceiling"],
+            [
+                "tokenizer family, text",
+                "static2d path",
+                "static2d sent/s",
+                "model2vec sent/s",
+                "StaticEmbedding sent/s",
+                "vs model2vec",
+                "vs StaticEmbedding",
+                "cold vs model2vec",
+                "max |diff| vs model2vec",
+            ],
             rows,
-            f"{n:,} STS-B dev sentences (3,000 repeated), one encode call each; default settings of each library",
-        )
+            f"{n:,} texts a call, best of {args.rounds} interleaved rounds of new texts (word cache warm from one "
+            "earlier call; 'cold': static2d's first call on a fresh model vs model2vec's best); 256-dim tables, "
+            "unnormalized vectors; default settings of each library",
+        ),
+        "",
+        scaling(args, n),
     ]
-
-    # Where the time goes, one thread, no overlap: tokenize the call, then pool it.
-    tokens = engine.tokenize(texts)
-    parts = best_times(
-        {"tokenize": lambda: engine.tokenize(texts), "pool": lambda: engine.pool(*tokens, engine.max_dims)},
-        args.rounds,
-    )
-    whole = parts["tokenize"] + parts["pool"]
-    out.append(
-        f"time split (fast path, {n:,} texts, serial): tokenizing {parts['tokenize'] / whole:.0%}, "
-        f"pooling {parts['pool'] / whole:.0%} ({n / parts['pool']:,.0f} texts/s pooled)"
-    )
-
-    # Same vectors: model2vec on the same table read as float32 (its own output is float16).
-    m32 = copy.copy(m2v)
-    m32.embedding = m2v.embedding.astype(np.float32)
-    sample = texts[:3000]
-    diff = float(np.abs(ours.encode(sample) - keep_tokenizers_parallelism(m32.encode)(sample)).max())
-    out.append(f"parity: max |static2d - model2vec (float32 table)| over 3,000 sentences = {diff:.1e}")
-    paths = float(np.abs(ours.encode(texts) - ours_hf(texts)).max())
-    out.append(f"parity: max |fast path - tokenizers path| over {n:,} sentences = {paths:.1e}")
-
-    out.append("")
-    out.append(sweep(args, texts, ours.encode, m2v_encode, tokenizer, ours_hf))
     return "\n".join(out)
 
 
-def sweep(args: argparse.Namespace, texts: list[str], ours, m2v_encode, tokenizer, before) -> str:  # noqa: ANN001
-    """Sentences/s at each call size: many calls of `size` texts, until about 3,000 texts (or one call)."""
-    rows = []
-    for size in SIZES:
-        if size > len(texts):
-            continue
-        calls = max(1, (300 if args.quick else 3_000) // size)
-        batches = [texts[i * size % len(texts) :][:size] for i in range(calls)]
-        batches = [b if len(b) == size else texts[:size] for b in batches]
-
-        def each(fn, batches=batches):  # noqa: ANN001, ANN202
-            return lambda: [fn(b) for b in batches]
-
-        best = best_times(
-            {
-                "static2d": each(ours),
-                "before": each(before),
-                "model2vec": each(m2v_encode),
-                "tokenizer": each(lambda b: tokenizer.encode_batch_fast(b, add_special_tokens=False)),
-            },
-            args.rounds,
-        )
-        done = calls * size
-        rows.append(
-            [
-                size,
-                calls,
-                done / best["static2d"],
-                done / best["model2vec"],
-                ratio(best["model2vec"] / best["static2d"]),
-                ratio(best["before"] / best["static2d"]),
-                ratio(best["tokenizer"] / best["static2d"]),
-            ]
-        )
-    return table(
-        [
-            "texts per call",
-            "calls",
-            "static2d sent/s",
-            "model2vec sent/s",
-            "static2d / model2vec",
-            "vs tokenizers path",
-            "vs HF tokenizer",
-        ],
-        rows,
-        "call-size sweep (same sentences)",
-    )
-
-
 if __name__ == "__main__":
-    t0 = time.perf_counter()
-    print(run(argparse.Namespace(quick=True, rounds=2)))
+    import sys
+
+    quick = "--quick" in sys.argv
+    print(run(argparse.Namespace(quick=quick, rounds=2 if quick else 3)))

@@ -1,15 +1,16 @@
-"""The static fast path: tokie only where it gives Hugging Face's ids, same vectors either way, both formats' semantics.
+"""The static fast paths: the same ids and vectors as Hugging Face and model2vec for every tokenizer family.
 
-Tokenizers of each family are trained here with `tokenizers` trainers on real sentences; each is saved as a model2vec
-model (by model2vec itself) and as a sentence-transformers StaticEmbedding folder (`embedding.weight`). For every text
-of a corpus of STS-B sentences and awkward Unicode, the static encoder's ids and vectors must equal the plain
-Hugging Face reference, in one big call (>= 4,096 texts: the threaded route) and text by text, whichever tokenizer
-path was chosen; and the path chosen must be the fast one exactly where it is proven exact.
+Tokenizers of each family are trained by the test kit on multilingual text it makes (40 languages and scripts) and
+English STS-B sentences; each is saved as a model2vec model (by model2vec itself) and as a sentence-transformers
+StaticEmbedding folder (`embedding.weight`). For a corpus of multilingual sentences, STS-B sentences and awkward
+Unicode, the static encoder's ids and vectors must equal the plain Hugging Face reference, in one big call (the
+threaded route) and text by text, whichever tokenizer path was chosen; the path chosen must be the expected one.
 """
 
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -17,92 +18,42 @@ import numpy as np
 import pytest
 import static2d
 from conftest import sts_dev
-from safetensors.numpy import save_file
-from static2d._static import fasttok as _fasttok
-from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
+from static2d._static import exact, fasttok, wordcache
+from static2d._static.engine import StaticEngine
+from static2d_testkit.families import FAMILIES, family_model, train_tokenizer
+from static2d_testkit.multilingual import multilingual_texts
+from tokenizers import Tokenizer, models, normalizers, pre_tokenizers
 
-DIMS = 24
-MAX_LENGTH = 40  # model2vec's truncation, reached by the long texts below
+MAX_LENGTH = 512  # model2vec's max_length in the test kit's models; the long texts below pass it
 SENTENCES = [s for pair in zip(*sts_dev()[:2], strict=True) for s in pair]
 AWKWARD = [
-    *_fasttok.PROBES,
-    "\uff26\uff35\uff2c\uff2c \uff48\uff45\uff4c\uff4c\uff4f\u3000world \uff76\uff80\uff76\uff85",
-    "Straße ÉCOLE Œuvre ǅ İstanbul ﬀ ½ ² Ⅻ ﬁnance ﬂow",
-    "A man is playing the 🎸 guitar… «quoted» „low“ \u2018single\u2019 — dash",
+    *exact.PROBES,
     "x" * 2000,
     "the quick brown fox " * 200,
-    "A man is playing a guitar. " * 60,
-    "ÀÉÎÕÜ àéîõü Ąę Łódź Čeština Ελληνικά",
+    "Ein Mann spielt Gitarre. " * 60,
+    "東京は日本の首都です。" * 80,
 ]
-CORPUS = SENTENCES + AWKWARD
+CORPUS = SENTENCES[:1500] + multilingual_texts(2500, seed=7) + AWKWARD
 
-
-def _train(kind: str) -> Tokenizer:
-    train = SENTENCES[:1000]  # the rest of the corpus holds words (and characters) the vocabulary lacks
-    if kind in ("wordpiece-uncased", "wordpiece-cased"):
-        tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
-        tok.normalizer = normalizers.BertNormalizer(lowercase=kind == "wordpiece-uncased")
-        tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-        trainer = trainers.WordPieceTrainer(vocab_size=1500, special_tokens=["[PAD]", "[UNK]", "[CLS]", "[SEP]"])
-    elif kind == "byte-bpe":
-        tok = Tokenizer(models.BPE())
-        tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-        tok.decoder = decoders.ByteLevel()
-        trainer = trainers.BpeTrainer(vocab_size=1500, initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
-    elif kind == "unigram-nfkc":
-        tok = Tokenizer(models.Unigram())
-        tok.normalizer = normalizers.NFKC()
-        tok.pre_tokenizer = pre_tokenizers.Metaspace()
-        trainer = trainers.UnigramTrainer(vocab_size=1500, unk_token="<unk>", special_tokens=["<unk>"])
-    elif kind == "bpe-lowercase":
-        tok = Tokenizer(models.BPE(unk_token="[UNK]"))
-        tok.normalizer = normalizers.Lowercase()
-        tok.pre_tokenizer = pre_tokenizers.Whitespace()
-        trainer = trainers.BpeTrainer(vocab_size=1500, special_tokens=["[UNK]"])
-    else:
-        assert kind == "wordlevel"
-        tok = Tokenizer(models.WordLevel(unk_token="[UNK]"))
-        tok.normalizer = normalizers.Lowercase()
-        tok.pre_tokenizer = pre_tokenizers.Whitespace()
-        trainer = trainers.WordLevelTrainer(vocab_size=1500, special_tokens=["[UNK]"])
-    tok.train_from_iterator(train, trainer)
-    return tok
-
-
-# Which tokenizer runs for each family: tokie where it was measured exact, Hugging Face everywhere else.
-FAMILIES = {
-    "wordpiece-uncased": "tokie",
-    "wordpiece-cased": "tokie",
-    "byte-bpe": "tokie",
-    "unigram-nfkc": "tokenizers",
-    "bpe-lowercase": "tokenizers",
-    "wordlevel": "tokenizers",
+# Which tokenizers run for each family: tokie for printable-ASCII texts where it is proven (BERT WordPiece and
+# byte-level BPE), the word cache for every layout where a space cuts the tokens in two (all of them here).
+PATHS = {
+    "wordpiece-uncased": "tokie + word cache",
+    "wordpiece-cased": "tokie + word cache",
+    "byte-bpe": "tokie + word cache",
+    "unigram-nfkc": "word cache",
+    "unigram-precompiled": "word cache",
+    "sp-bpe-byte-fallback": "word cache",
+    "bpe-lowercase": "word cache",
+    "wordlevel": "word cache",
 }
 
 
-@pytest.fixture(scope="module", params=list(FAMILIES))
-def family(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path, Path]:
-    """(family, a model2vec model written by model2vec, a sentence-transformers StaticEmbedding folder)."""
-    from model2vec import StaticModel
-
+@pytest.fixture(scope="module", params=FAMILIES)
+def family(request: pytest.FixtureRequest) -> tuple[str, Path, Path]:
+    """(family, its model2vec model written by model2vec, its sentence-transformers StaticEmbedding folder)."""
     kind = request.param
-    root = tmp_path_factory.mktemp(kind)
-    tok = _train(kind)
-    table = np.random.default_rng(0).standard_normal((tok.get_vocab_size(), DIMS)).astype(np.float32)
-    m2v = root / "model2vec"
-    StaticModel(vectors=table, tokenizer=tok, normalize=False, max_length=MAX_LENGTH).save_pretrained(str(m2v))
-    st = root / "st"
-    (st / "0_StaticEmbedding").mkdir(parents=True)
-    save_file({"embedding.weight": table}, str(st / "0_StaticEmbedding" / "model.safetensors"))
-    tok.save(str(st / "0_StaticEmbedding" / "tokenizer.json"))
-    module = {
-        "idx": 0,
-        "name": "0",
-        "path": "0_StaticEmbedding",
-        "type": "sentence_transformers.models.StaticEmbedding",
-    }
-    (st / "modules.json").write_text(json.dumps([module]))
-    return kind, m2v, st
+    return kind, family_model(kind), family_model(kind, "sentence-transformers")
 
 
 def _reference(
@@ -119,44 +70,51 @@ def _reference(
         cap = max_length * int(np.median([len(t) for t in tok.get_vocab()]))
         texts = [t[:cap] for t in texts]
         tok.enable_truncation(max_length)
-    unk = tok.token_to_id("[UNK]") if "[UNK]" in tok.get_vocab() else tok.token_to_id("<unk>")
+    spec = json.loads(tok.to_str())["model"]
+    unk = tok.token_to_id(spec["unk_token"]) if spec.get("unk_token") else spec.get("unk_id")
     ids = [e.ids for e in tok.encode_batch(texts, add_special_tokens=False)]
-    if m2v:
+    if m2v and unk is not None:
         ids = [[i for i in row if i != unk] for row in ids]
     means = np.array([table[row].mean(axis=0) if row else np.zeros(table.shape[1]) for row in ids])
     return ids, means
 
 
-def _backend(enc: static2d.Encoder) -> object:
-    return enc._get().engine
+def _engine(enc: static2d.Encoder) -> StaticEngine:
+    engine = enc._get().engine
+    assert isinstance(engine, StaticEngine)
+    return engine
 
 
 @pytest.mark.parametrize("fmt", ["model2vec", "sentence-transformers"])
-def test_ids_and_vectors_equal_hugging_face_whichever_path(family: tuple[str, Path, Path], fmt: str) -> None:
+def test_ids_and_vectors_equal_hugging_face_whichever_path(
+    family: tuple[str, Path, Path], fmt: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     kind, m2v_dir, st_dir = family
     m2v = fmt == "model2vec"
     path, folder = (m2v_dir, m2v_dir) if m2v else (st_dir, st_dir / "0_StaticEmbedding")
     enc = static2d.load(path, normalize=False)
-    backend = _backend(enc)
-    assert backend.tokenizer_path == FAMILIES[kind]
+    engine = _engine(enc)
+    assert engine.tokenizer_path == PATHS[kind]
     ids, expected = _reference(folder, CORPUS, m2v=m2v)
-    assert any(len(r) >= MAX_LENGTH for r in ids)
+    if m2v:
+        assert any(len(r) >= MAX_LENGTH for r in ids)
 
-    flat, slots = backend.tokenize(CORPUS)
+    flat, slots = engine.tokenize(CORPUS)
     assert slots.tolist() == [len(r) for r in ids]
     assert flat.tolist() == [i for r in ids for i in r]
+    if engine._cache is not None:  # most texts went through the cache, not whole to Hugging Face
+        assert engine._cache.texts_whole < 0.1 * engine._cache.texts
 
-    big = CORPUS + CORPUS[::-1]  # >= 4,096 texts: tokenized in pieces by helper threads
-    assert len(big) >= 4096
+    big = CORPUS + CORPUS[::-1]  # > 4,096 texts: tokenized and pooled in pieces by the workers
     out = enc.encode(big)  # float32 sums of up to 2,000 rows: within 1e-4 (relative) of float64 ones
     np.testing.assert_allclose(out, np.vstack([expected, expected[::-1]]), rtol=1e-4, atol=1e-5)
     one_by_one = np.vstack([enc.encode([t]) for t in CORPUS])
     np.testing.assert_allclose(one_by_one, out[: len(CORPUS)], rtol=0, atol=1e-6)
 
-    # the Hugging Face path of static2d itself gives the same vectors
-    backend._fast, backend._joiner = None, None
+    # the plain Hugging Face path of static2d itself gives the same vectors (the shared engine restored after)
+    for path_attribute in ("_fast", "_cache", "_joiner"):
+        monkeypatch.setattr(engine, path_attribute, None)
     np.testing.assert_allclose(enc.encode(big), out, rtol=0, atol=1e-6)
-    np.testing.assert_allclose(np.vstack([enc.encode([t]) for t in CORPUS]), one_by_one, rtol=0, atol=1e-6)
 
 
 def test_model2vec_folder_is_model2vec_and_sentence_transformers_folder_keeps_its_semantics(
@@ -169,7 +127,7 @@ def test_model2vec_folder_is_model2vec_and_sentence_transformers_folder_keeps_it
     from sentence_transformers import SentenceTransformer
 
     kind, m2v_dir, st_dir = family
-    texts = SENTENCES[:300] + AWKWARD
+    texts = SENTENCES[:300] + multilingual_texts(300, seed=8) + AWKWARD
     assert (m2v_dir / "modules.json").is_file()
     assert "model_type" not in json.loads((m2v_dir / "config.json").read_text())
     ours_m2v = static2d.load(m2v_dir, normalize=False).encode(texts)
@@ -179,67 +137,145 @@ def test_model2vec_folder_is_model2vec_and_sentence_transformers_folder_keeps_it
     ours_st = static2d.load(st_dir, normalize=False).encode(texts)
     theirs_st = SentenceTransformer(str(st_dir), device="cpu").encode(texts, convert_to_numpy=True)
     np.testing.assert_allclose(ours_st, theirs_st, rtol=0, atol=1e-5)
-    if kind != "byte-bpe":  # byte-level BPE has no unknown token: the two semantics then agree
+    if kind not in ("byte-bpe", "sp-bpe-byte-fallback"):  # no unknown token (bytes): the two semantics agree
         assert np.abs(ours_m2v - ours_st).max() > 1e-2
 
 
-def test_a_tokenizer_tokie_gets_wrong_goes_to_hugging_face(
+def test_tokie_only_where_proven_and_only_for_printable_ascii(
     family: tuple[str, Path, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Allowed by kind or not, a tokenizer tokie gets wrong on a probe text is never routed to it."""
-    import tokie
-
+    """Allowed by layout or not, tokie is used only where it agrees on every probe it would get; and it never gets
+    a text that is not printable ASCII (the characters where its Unicode tables differ from Hugging Face's)."""
     kind, m2v_dir, _ = family
     path = m2v_dir / "tokenizer.json"
     hf = Tokenizer.from_file(str(path))
-    hf.no_truncation()  # model2vec saved its max_length in the file; tokie is compared without truncation here
-    expected = [e.ids for e in hf.encode_batch(_fasttok.PROBES, add_special_tokens=False)]
-    fast = tokie.Tokenizer.from_json(str(path)) if kind != "wordlevel" else None  # tokie cannot read WordLevel
-    if fast is not None:
-        fast.no_truncation()
-    wrong = fast is None or [fast.encode(p, add_special_tokens=False).ids for p in _fasttok.PROBES] != expected
-    assert wrong == (FAMILIES[kind] == "tokenizers")  # tokie is wrong on exactly the families routed away
-    # even when every kind is allowed, the probes alone keep the wrong ones away
+    hf.no_truncation()
+    made = fasttok.FastTokenizer.make(hf, path)
+    assert (made is not None) == PATHS[kind].startswith("tokie")
+    # with every layout allowed, the probes alone keep away the ones tokie gets wrong on ASCII (BPE + Lowercase)
     everything: Callable[[dict[str, object]], bool] = lambda spec: True  # noqa: E731
-    monkeypatch.setattr(_fasttok, "supported", everything)
-    made = _fasttok.FastTokenizer.make(hf, path)
-    assert (made is None) == wrong
+    monkeypatch.setattr(fasttok, "supported", everything)
+    made = fasttok.FastTokenizer.make(hf, path)
+    if kind == "bpe-lowercase":
+        assert made is None
+    assert fasttok.accepted("Hello, world! 3.14 don't")
+    assert not fasttok.accepted("hello\x7fworld")
+    assert not fasttok.accepted("caf\u00e9")
+    assert not fasttok.accepted("tab\there")
+    assert not fasttok.accepted("𠀀")
+
+    engine = _engine(static2d.load(m2v_dir, normalize=False, max_length=MAX_LENGTH - 1))
+    if engine._fast is not None:
+        seen: list[str] = []
+        real = engine._fast.tokenize
+        monkeypatch.setattr(engine._fast, "tokenize", lambda texts: seen.extend(texts) or real(texts))
+        engine.tokenize(CORPUS)
+        assert seen
+        assert all(fasttok.accepted(t) for t in seen)
+        assert len(seen) < len(CORPUS)
 
 
-def test_tokie_missing_means_hugging_face(family: tuple[str, Path, Path], monkeypatch: pytest.MonkeyPatch) -> None:
-    import sys
-
+def test_tokie_or_cache_missing_means_hugging_face(
+    family: tuple[str, Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
     _, m2v_dir, _ = family
     monkeypatch.setitem(sys.modules, "tokie", None)  # import tokie raises ImportError
-    enc = static2d.load(m2v_dir, normalize=False, max_length=MAX_LENGTH + 1)  # a new backend, not the cached one
-    assert _backend(enc).tokenizer_path == "tokenizers"
+    enc = static2d.load(m2v_dir, normalize=False, max_length=MAX_LENGTH + 1)  # a new engine, not the cached one
+    assert "tokie" not in _engine(enc).tokenizer_path
     _, expected = _reference(m2v_dir, CORPUS, m2v=True, max_length=MAX_LENGTH + 1)
+    np.testing.assert_allclose(enc.encode(CORPUS), expected, rtol=1e-4, atol=1e-5)
+    monkeypatch.setattr(wordcache.WordCache, "make", classmethod(lambda cls, tokenizer: None))
+    enc = static2d.load(m2v_dir, normalize=False, max_length=MAX_LENGTH + 2)
+    assert _engine(enc).tokenizer_path == "tokenizers"
+    _, expected = _reference(m2v_dir, CORPUS, m2v=True, max_length=MAX_LENGTH + 2)
     np.testing.assert_allclose(enc.encode(CORPUS), expected, rtol=1e-4, atol=1e-5)
 
 
-def test_float32_table_is_a_shared_read_only_map_and_others_are_folded(tmp_path: Path) -> None:
-    """A float32 table is mapped from the file (read-only); float16 + token weights are folded as model2vec does."""
-    import mmap
+def _unigram(pre_tokenizer: object, normalizer: object = None) -> Tokenizer:
+    tok = train_tokenizer("unigram-nfkc")
+    assert isinstance(tok, Tokenizer)
+    tok.pre_tokenizer = pre_tokenizer  # type: ignore[assignment]
+    if normalizer is not None:
+        tok.normalizer = normalizer  # type: ignore[assignment]
+    return tok
 
-    from model2vec import StaticModel
 
-    tok = _train("wordpiece-uncased")
-    rng = np.random.default_rng(1)
-    table = rng.standard_normal((tok.get_vocab_size(), DIMS)).astype(np.float32)
-    StaticModel(vectors=table, tokenizer=tok, normalize=False).save_pretrained(str(tmp_path / "f32"))
-    backend = _backend(static2d.load(tmp_path / "f32"))
-    assert not backend.table.flags.writeable
-    base = backend.table
-    while isinstance(base, np.ndarray) and base.base is not None:
-        base = base.base
-    assert isinstance(base, mmap.mmap)
-    np.testing.assert_array_equal(backend.table, table)
+def test_word_cache_refuses_layouts_where_a_space_may_not_cut_the_tokens(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No cache where the model sees across words, a step may reach over a space, or an added token holds one; and
+    where the layout check is forced open, the probe texts alone refuse what is not exact."""
+    seeing = _unigram(pre_tokenizers.Metaspace(split=False))  # the whole text is one pre-token
+    assert wordcache.layout(json.loads(seeing.to_str())) is None
+    assert wordcache.WordCache.make(seeing) is None
+    collapsing = _unigram(pre_tokenizers.Metaspace(), normalizers.Replace(" ", "_"))  # a pattern with a space
+    assert wordcache.layout(json.loads(collapsing.to_str())) is None
+    spaced = _unigram(pre_tokenizers.Metaspace())
+    spaced.add_tokens(["new york"])
+    assert wordcache.WordCache.make(spaced) is None
 
-    weights = rng.uniform(0.1, 2.0, tok.get_vocab_size()).astype(np.float32)
-    half = StaticModel(vectors=table.astype(np.float16), tokenizer=tok, normalize=False, weights=weights)
-    half.save_pretrained(str(tmp_path / "f16"))
-    ours = static2d.load(tmp_path / "f16", normalize=False)
-    assert ours.kind == "static"
-    assert _backend(ours).table.dtype == np.float32
-    theirs = StaticModel.from_pretrained(str(tmp_path / "f16")).encode(SENTENCES[:500])
-    np.testing.assert_allclose(ours.encode(SENTENCES[:500]), theirs.astype(np.float32), rtol=0, atol=2e-3)
+    llama = train_tokenizer("sp-bpe-byte-fallback")
+    assert isinstance(llama, Tokenizer)
+    assert wordcache.layout(json.loads(llama.to_str())) == "none"
+    spec = json.loads(llama.to_str())
+    spec["model"]["vocab"]["a▁b"] = len(spec["model"]["vocab"])  # a token over a space: BPE may merge across it
+    assert wordcache.layout(spec) is None
+
+    # forced open, the probes refuse what the layout check would have: a model that sees the whole line
+    monkeypatch.setattr(wordcache, "layout", lambda spec: "space")
+    whole_words = Tokenizer(models.WordLevel({"a b": 0, "[UNK]": 1}, unk_token="[UNK]"))
+    whole_words.pre_tokenizer = pre_tokenizers.Split("\n", "isolated")
+    assert wordcache.WordCache.make(whole_words) is None
+
+
+def test_word_cache_is_shared_safely_by_threads_and_starts_afresh_when_full(
+    family: tuple[str, Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from conftest import assert_threads_match_serial
+
+    _, m2v_dir, _ = family
+    monkeypatch.setattr(wordcache.WordCache, "MAX_PIECES", 3000)  # full after a few hundred texts
+    enc = static2d.load(m2v_dir, normalize=False, max_length=MAX_LENGTH + 3)
+    texts = multilingual_texts(1200, seed=9)
+    _, expected = _reference(m2v_dir, texts, m2v=True, max_length=MAX_LENGTH + 3)
+    np.testing.assert_allclose(enc.encode(texts), expected, rtol=1e-4, atol=1e-5)
+    assert_threads_match_serial(enc, texts[:400])
+
+
+@pytest.mark.parametrize("limit", [1, 2, 3])
+def test_a_batch_uses_at_most_the_thread_limit_and_the_vectors_do_not_depend_on_it(
+    limit: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Workers and pooling helpers together never exceed static2d's thread limit (a Ray actor's CPUs, set_limit);
+    a big batch (in pieces) and a small one (pooled in parts) give the vectors of one thread, bit for bit."""
+    import threading
+
+    from static2d import _threads
+    from static2d._static import engine as engine_module
+    from static2d._static import pool as pool_module
+
+    enc = static2d.load(family_model("unigram-precompiled"), normalize=False)
+    big, small = multilingual_texts(13_000, seed=4), multilingual_texts(3000, seed=5)
+    monkeypatch.setattr(_threads, "limit", lambda: 1)
+    expected = [enc.encode(big), enc.encode(small)]
+
+    alive, most = [1], [1]  # the caller's thread counts
+    lock = threading.Lock()
+
+    class Counted(threading.Thread):
+        def run(self) -> None:
+            with lock:
+                alive[0] += 1
+                most[0] = max(most[0], alive[0])
+            try:
+                super().run()
+            finally:
+                with lock:
+                    alive[0] -= 1
+
+    monkeypatch.setattr(engine_module.threading, "Thread", Counted)
+    monkeypatch.setattr(pool_module.threading, "Thread", Counted)
+    monkeypatch.setattr(_threads, "limit", lambda: limit)
+    for texts, vectors in zip([big, small], expected, strict=True):
+        np.testing.assert_array_equal(enc.encode(texts), vectors)
+    assert most[0] <= limit
+    if limit > 1:
+        assert most[0] > 1  # the cores are used

@@ -1,13 +1,15 @@
-"""Fast exact tokenization: `tokie`, for the tokenizers where it is proven to give Hugging Face's very ids.
+"""`tokie`, for the texts and tokenizers where it gives Hugging Face's very ids: printable ASCII text, two layouts.
 
-Measured on the tokenizer families `tokenizers` trains (docs/usage.md: "Static models: past the tokenizer's ceiling"),
-`tokie` gives the same ids as
-`Tokenizer.encode_batch_fast(..., add_special_tokens=False)` for WordPiece models with the BERT normalizer and
-pre-tokenizer (cased and uncased) and for byte-level BPE, 10x-30x faster; it differs for Unigram + Metaspace + NFKC
-(on a few accented / emoji texts) and for BPE with a Lowercase normalizer (on nearly every text), and cannot read a
-WordLevel tokenizer. So a tokenizer is routed here only when its model and every normalizer / pre-tokenizer step are
-of a kind proven exact, and only after both libraries agree on awkward probe texts at load; everything else (or
-tokie not installed) stays with Hugging Face `tokenizers`.
+Measured on the tokenizer families `tokenizers` trains, `tokie` gives the ids of
+`Tokenizer.encode_batch_fast(..., add_special_tokens=False)` for WordPiece with the BERT normalizer and
+pre-tokenizer (cased and uncased) and for byte-level BPE on ordinary text, 10x-30x faster, but not on every input:
+its Unicode tables differ from Hugging Face's (DEL, CJK Extension ideographs, some Arabic and Telugu letters,
+combining marks, format characters and unassigned code points inside a word get other ids). So it gets only texts
+of printable ASCII (U+0020 to U+007E; decided per text, at no cost for an ASCII string): there every character's
+class (letter, digit, punctuation, space) and lower case are the same in both, which the probes check for every
+pair of such characters, and the probes check the model's algorithm. Every other text goes the exact way of the
+engine (the word cache, or Hugging Face). It is used only for those two layouts, only when tokie reads the file,
+and only once it agrees with Hugging Face on every printable-ASCII probe text (`exact.proven`).
 """
 
 from __future__ import annotations
@@ -22,7 +24,10 @@ import numpy as np
 import numpy.typing as npt
 from tokenizers import Tokenizer
 
-# (model type, allowed normalizer steps, allowed pre-tokenizer steps): the pipelines proven exact.
+from static2d._static import exact
+from static2d._static.tokens import Tokens
+
+# (model type, allowed normalizer steps, allowed pre-tokenizer steps): the layouts proven exact.
 _EXACT: tuple[tuple[str, frozenset[str], frozenset[str]], ...] = (
     ("WordPiece", frozenset({"BertNormalizer"}), frozenset({"BertPreTokenizer"})),
     ("BPE", frozenset(), frozenset({"ByteLevel"})),
@@ -31,31 +36,16 @@ _EXACT: tuple[tuple[str, frozenset[str], frozenset[str]], ...] = (
 # Up to this many texts are tokenized text by text (tokie's threads cost more than they save on a few texts).
 _FEW = 32
 
-# Texts both tokenizers must cut into the very same ids before the fast one is used.
-PROBES = [
-    "",
-    " ",
-    "Hello, world!",
-    "A man is playing a large flute.",
-    "  leading and trailing spaces  ",
-    "\tTabs\nand\r\nnewlines\n",
-    "Ünïcödé àccents, ß and ﬁ ligatures; Straße ÉCOLE Œuvre ǅ İstanbul ½ ² Ⅻ",
-    "中文字符 and 日本語 mixed with English",
-    "\uff26\uff35\uff2c\uff2c\uff37\uff29\uff24\uff34\uff28 \uff76\uff80\uff76\uff85 \uff11\uff12\uff13",
-    "emoji 🐼🎉 👨\u200d👩\u200d👧 🇫🇷 and symbols ©®™ ← → ∑",
-    "Привет мир, مرحبا بالعالم, שלום, नमस्ते",
-    "a" * 150,
-    "supercalifragilisticexpialidocious antidisestablishmentarianism",
-    "[CLS] [SEP] [MASK] <s> </s> <unk> <pad> [UNK] <|endoftext|>",
-    "numbers 3.14159 1,000,000 2024-01-01 don't can't",
-    "\u200b zero\u200bwidth \ufeff bom \x00 nul \x7f del x\u00a0y\u2003z",
-    "e\u0301 combining mark at the start: \u0301x",
-    "x",
-]
+
+def accepted(text: str) -> bool:
+    """Whether a text may go to tokie: printable ASCII only (no control character, no DEL, nothing else)."""
+    return text.isascii() and text.isprintable()
 
 
 class FastTokenizer:
     """`tokie` reading the model's tokenizer.json, with the Hugging Face tokenizer's truncation.
+
+    Only for texts `accepted` says yes to (the caller sends every other text the exact way).
 
     Example:
         >>> from tokenizers import Tokenizer
@@ -71,20 +61,20 @@ class FastTokenizer:
 
     @classmethod
     def make(cls, tokenizer: Tokenizer, path: str | Path) -> FastTokenizer | None:
-        """A fast tokenizer giving `tokenizer`'s ids for every text, or None where that is not proven.
+        """A fast tokenizer giving `tokenizer`'s ids for every accepted text, or None where that is not proven.
 
         Args:
             tokenizer: The Hugging Face tokenizer, with the truncation the model uses set on it.
             path: The tokenizer.json it was read from (tokie reads the same file).
 
         Returns:
-            The fast tokenizer, or None when tokie is not installed, the pipeline is not of a kind proven exact,
-            or the two disagree on a probe text.
+            The fast tokenizer, or None when tokie is not installed, the layout is not one proven exact, or the two
+            disagree on a probe text tokie would get.
         """
         if not supported(json.loads(tokenizer.to_str())):
             return None
         try:
-            import tokie
+            import tokie  # an optional dependency: imported where it may be used
         except ImportError:
             return None
         try:
@@ -100,34 +90,31 @@ class FastTokenizer:
             direction = str(truncation.get("direction", "right"))
             fast.enable_truncation(int(truncation["max_length"]), direction=direction)
             made = cls(fast, int(truncation["max_length"]), direction)
-        probes = [*PROBES, "word " * ((made.max_length or 0) + 3), "\n".join(PROBES)]
-        expected = [e.ids for e in tokenizer.encode_batch_fast(probes, add_special_tokens=False)]
-        flat_ids = [i for ids in expected for i in ids]
-        lengths = [len(ids) for ids in expected]
-        for way in (made._flat, made._each):  # both ways tokenize() may take
-            flat, slots = way(probes)
-            if flat.tolist() != flat_ids or slots.tolist() != lengths:
-                return None
-        return made
 
-    def tokenize(self, texts: Sequence[str]) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
-        """(flat ids of all the texts, tokens per text), as Hugging Face gives them without special tokens."""
+        # both ways tokenize() may take, on the probes it may get
+        return made if exact.proven(tokenizer, [made._flat, made._each], made.max_length, accepted) else None
+
+    def tokenize(self, texts: Sequence[str]) -> Tokens:
+        """(flat ids of all the texts, tokens per text), as Hugging Face gives them without special tokens.
+
+        Every text must be `accepted`.
+        """
         return self._each(texts) if len(texts) <= _FEW else self._flat(texts)
 
-    def _flat(self, texts: Sequence[str]) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
+    def _flat(self, texts: Sequence[str]) -> Tokens:
         """All texts in one call, tokenized by tokie's own threads."""
         ids, lengths = self._tokenizer.encode_batch_flat(list(texts), add_special_tokens=False)
         return ids.astype(np.intp), lengths.astype(np.intp)
 
-    def _each(self, texts: Sequence[str]) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
+    def _each(self, texts: Sequence[str]) -> Tokens:
         """Text by text in this thread: for a few texts, less work than waking tokie's threads."""
         rows = [self._tokenizer.encode(t, add_special_tokens=False).ids for t in texts]
-        lengths = np.fromiter(map(len, rows), dtype=np.intp, count=len(rows))
+        lengths: npt.NDArray[np.intp] = np.fromiter(map(len, rows), dtype=np.intp, count=len(rows))
         return np.fromiter(chain.from_iterable(rows), dtype=np.intp, count=int(lengths.sum())), lengths
 
 
 def supported(spec: dict[str, Any]) -> bool:
-    """Whether a tokenizer.json's model, normalizer and pre-tokenizer are of a kind proven exact with tokie."""
+    """Whether a tokenizer.json's model, normalizer and pre-tokenizer are of a layout proven exact with tokie."""
     model = (spec.get("model") or {}).get("type")
     for kind, normalizers, pre_tokenizers in _EXACT:
         steps_ok = _steps(spec.get("normalizer")) <= normalizers and _steps(spec.get("pre_tokenizer")) <= pre_tokenizers

@@ -1,0 +1,428 @@
+"""Tokenize each word once: texts cut at their spaces, each piece's ids looked up in a cache Hugging Face filled.
+
+Mean pooling needs each text's token ids (their multiset, in fact), and most words of a corpus were seen before. So
+a text is cut at every space (U+0020) into pieces; each piece's ids come from a dictionary, and only a piece never
+seen is tokenized, by the Hugging Face tokenizer itself (a piece after a space with that space in front of it, as
+it stands in the text). Everything that happens inside a piece (normalization, accents, CJK, byte fallback,
+unknown characters, special tokens) is Hugging Face's own work on that very piece; what this module must be sure
+of is only that a space cuts the text's tokens in two: tokens(A + " " + B) == tokens(A) + tokens(" " + B).
+
+That holds for these tokenizer layouts, and only they use the cache (any other: Hugging Face tokenizes the text):
+
+- "drop": the pre-tokenizer splits at whitespace and drops it (BertPreTokenizer, Whitespace, WhitespaceSplit,
+  with Punctuation / Digits), after normalizers that work within a character, a combining sequence or a grapheme
+  (BertNormalizer, Lowercase, NFC/NFD/NFKC/NFKD, StripAccents, Precompiled, a Replace of a pattern without
+  whitespace or of runs of spaces by one). Any model (WordPiece, WordLevel, BPE, Unigram) sees one pre-token at a
+  time, so never across the space.
+- "space": Metaspace (splitting, so "▁" starts a new pre-token at every space) or GPT-2's ByteLevel regex (a space
+  starts a new match before a letter, digit or symbol), after such normalizers. Here a space next to other
+  whitespace is not a clean cut (Replace collapses "  " to " ", ByteLevel keeps whitespace runs together), so a
+  piece is only used where its normalized form starts and ends with a character that is not whitespace, format,
+  control, unassigned or "▁", and normalizing " " + piece gives " " + the normalized piece.
+- "none": Llama-2's SentencePiece-style BPE: "▁" prepended and for every space, no pre-tokenizer, so the BPE model
+  sees the whole text; it never merges across a space because no vocabulary token has "▁" after another character
+  (checked on the vocabulary), and a piece must not start or end with "▁" itself.
+
+In every layout a piece is also refused if it ends with a character that extends the grapheme over the space
+(Unicode Grapheme_Cluster_Break=Prepend, and any format or control character), or holds an added token's text
+(special tokens are matched before the model): a text with a refused piece is tokenized whole by Hugging Face. The
+layout check is then proven on the shared probe texts (`exact.proven`), cold and warm; the tests put every code
+point next to a space and inside a word, and random Unicode texts, through every family.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import unicodedata
+from collections.abc import Sequence
+from itertools import repeat
+from typing import Any, Literal
+
+import numpy as np
+from tokenizers import Tokenizer
+
+from static2d._static import exact
+from static2d._static.joiner import Joiner
+from static2d._static.tokens import Ids, Tokens, assemble, from_rows, truncate
+
+Rule = Literal["drop", "space", "none"]
+
+_NORMALIZERS = frozenset({"BertNormalizer", "Lowercase", "NFC", "NFD", "NFKC", "NFKD", "StripAccents", "Precompiled"})
+_DROPPING = frozenset({"BertPreTokenizer", "Whitespace", "WhitespaceSplit"})
+_SPLITTERS = _DROPPING | {"Punctuation", "Digits"}
+_MODELS = frozenset({"WordPiece", "WordLevel", "BPE", "Unigram"})
+_SPACE_RUNS = frozenset({" {2,}", " +"})
+# Unicode Grapheme_Cluster_Break=Prepend: such a character joins the next one (a space too) into one grapheme.
+_PREPEND = frozenset(
+    [*map(chr, range(0x600, 0x606)), "\u06dd", "\u070f", "\u0890", "\u0891", "\u08e2", "\u0d4e"]
+    + [chr(c) for c in (0x110BD, 0x110CD, 0x111C2, 0x111C3, 0x1193F, 0x11941, 0x11A3A, 0x11D46, 0x11F02)]
+    + [chr(c) for c in range(0x11A84, 0x11A8A)]
+)
+
+
+def _steps(step: dict[str, Any] | None, key: str) -> list[dict[str, Any]] | None:
+    """The steps of a normalizer / pre-tokenizer (a Sequence flattened), or None if it is not laid out as JSON."""
+    if step is None:
+        return []
+    if step.get("type") == "Sequence":
+        inner = step.get(key)
+        if not isinstance(inner, list):
+            return None
+        out: list[dict[str, Any]] = []
+        for s in inner:
+            flat = _steps(s, key)
+            if flat is None:
+                return None
+            out += flat
+        return out
+    return [step]
+
+
+def _replace_ok(step: dict[str, Any], rule: Rule) -> bool:
+    """A Replace that cannot reach over a space: a literal without whitespace, or runs of spaces made one."""
+    pattern = step.get("pattern") or {}
+    if "String" in pattern:
+        text = str(pattern["String"])
+        return bool(text) and not any(c.isspace() for c in text)
+    return rule in ("drop", "space") and pattern.get("Regex") in _SPACE_RUNS and step.get("content") == " "
+
+
+def layout(spec: dict[str, Any]) -> Rule | None:  # noqa: PLR0911 - one answer per layout
+    """Which layout (module docstring) a tokenizer.json has, or None where a space may not cut its tokens in two."""
+    normalizers = _steps(spec.get("normalizer"), "normalizers")
+    pre = _steps(spec.get("pre_tokenizer"), "pretokenizers")
+    model = spec.get("model") or {}
+    kind = model.get("type")
+    if normalizers is None or pre is None or kind not in _MODELS:
+        return None
+    if kind == "BPE" and model.get("dropout") not in (None, 0, 0.0):
+        return None
+    pre_types = [str(p.get("type")) for p in pre]
+    rule: Rule
+    metaspace = pre_types == ["Metaspace"] and pre[0].get("split", True) and pre[0].get("replacement", "▁") == "▁"
+    byte_level = pre_types == ["ByteLevel"] and pre[0].get("use_regex", True)
+    if pre_types and set(pre_types) <= _SPLITTERS and _DROPPING & set(pre_types):
+        rule = "drop"
+    elif metaspace or byte_level:
+        rule = "space"
+    elif not pre_types and _llama_like(normalizers, model):
+        return "none"
+    else:
+        return None
+    for step in normalizers:
+        kind = str(step.get("type"))
+        if kind == "Replace":
+            if not _replace_ok(step, rule):
+                return None
+        elif kind not in _NORMALIZERS:
+            return None
+    return rule
+
+
+def _llama_like(normalizers: list[dict[str, Any]], model: dict[str, Any]) -> bool:
+    """Llama-2's layout: Prepend("▁"), Replace(" " -> "▁"), and a plain BPE.
+
+    With no token that has "▁" after another character, no merge reaches over a space.
+    """
+    if [n.get("type") for n in normalizers] != ["Prepend", "Replace"]:
+        return False
+    prepend, replace = normalizers
+    if prepend.get("prepend") != "▁" or (replace.get("pattern") or {}).get("String") != " ":
+        return False
+    if replace.get("content") != "▁" or model.get("type") != "BPE":
+        return False
+    if model.get("continuing_subword_prefix") or model.get("end_of_word_suffix") or model.get("ignore_merges"):
+        return False
+    vocab = model.get("vocab") or {}
+    return not any("▁" in token.lstrip("▁") for token in vocab)
+
+
+def _unclean(c: str) -> bool:
+    """Whitespace, control, format, unassigned, private use, surrogate, or "▁": not a clean edge of a piece."""
+    return c == "▁" or c.isspace() or unicodedata.category(c)[0] in "CZ"
+
+
+class WordCache:
+    """Token ids of texts through a cache of the ids of each piece between spaces (module docstring).
+
+    Thread-safe: the cache is read and filled under a lock (the work under it holds the GIL anyway).
+
+    Example:
+        >>> cache = WordCache.make(tokenizer)  # None where a space may not cut the tokens  # doctest: +SKIP
+        >>> flat, slots = cache.tokenize(["a text", "another text"])  # doctest: +SKIP
+    """
+
+    # At most this many pieces are kept (then the cache starts afresh): about 100 MB at the most.
+    MAX_PIECES = 1 << 19
+
+    def __init__(self, tokenizer: Tokenizer, rule: Rule, spec: dict[str, Any]) -> None:
+        truncation = tokenizer.truncation
+        self.max_length: int | None = None if truncation is None else int(truncation["max_length"])
+        self.keep_end = truncation is not None and truncation.get("direction") == "left"
+        self.rule = rule
+        self._hf = Tokenizer.from_str(tokenizer.to_str())
+        self._hf.no_truncation()
+        self._hf.no_padding()
+        # New pieces are tokenized many to a string where that is proven to give each its own tokens (joiner.py).
+        self._joiner = Joiner.make(self._hf)
+        normalizer = self._hf.normalizer
+        self._normalize = normalizer.normalize_str if normalizer is not None else None
+        # The piece after a space is tokenized with that space (Llama's normalizer puts a "▁" before every piece).
+        self._prefix = "" if rule == "none" else " "
+        # Whether the first piece of a text gets the ids it gets after a space (then one dictionary serves both).
+        pre = spec.get("pre_tokenizer") or {}
+        if pre.get("type") == "Metaspace":
+            legacy = "always" if pre.get("add_prefix_space", True) else "never"  # before prepend_scheme
+            self._uniform = pre.get("prepend_scheme", legacy) in ("always", "first")
+        elif pre.get("type") == "ByteLevel":
+            self._uniform = bool(pre.get("add_prefix_space", True))
+        else:
+            self._uniform = True
+        # Where the normalizer maps each printable-ASCII character to one such character (not a space) and a space
+        # to a space, looking a piece by character (no Replace of a literal, which may match several), a piece of
+        # printable ASCII needs no normalizing to be judged: its ends are clean and " " + piece normalizes as
+        # " " + its normalized form (module docstring).
+        self._plain_ascii = self._normalize is None or self._ascii_is_plain(spec)
+        # Where the normalizer works character by character on letters, digits, punctuation and symbols that stand
+        # alone (their own grapheme, composing with nothing), a piece of such characters is normalized by looking
+        # up each one's normalized form (worked out once a character, by the normalizer itself).
+        steps = _steps(spec.get("normalizer"), "normalizers") or []
+        self._literal_replace = any(
+            step.get("type") == "Replace" and "String" in (step.get("pattern") or {}) for step in steps
+        )
+        self._per_char = self._normalize is not None and not self._literal_replace and self._normalize(" ") == " "
+        self._forms: dict[str, str | None] = {}
+        contents = [str(t.get("content", "")) for t in spec.get("added_tokens") or []]
+        self._added = re.compile("|".join(map(re.escape, contents)), re.IGNORECASE) if contents else None
+        self._lock = threading.Lock()
+        # How many texts this cache was given, and how many of them Hugging Face tokenized whole.
+        self.texts = 0
+        self.texts_whole = 0
+        self._reset()
+
+    @classmethod
+    def make(cls, tokenizer: Tokenizer) -> WordCache | None:
+        """A word cache for `tokenizer` (with the truncation the model uses set on it), or None where not proven.
+
+        None where its layout is not one where a space cuts the tokens in two, an added token holds whitespace,
+        or a probe text disagrees.
+        """
+        spec = json.loads(tokenizer.to_str())
+        rule = layout(spec)
+        if rule is None:
+            return None
+        for token in spec.get("added_tokens") or []:
+            content = str(token.get("content", ""))
+            if not content or any(c.isspace() for c in content):
+                return None  # it could span a space: matched before the text is cut
+        cache = cls(tokenizer, rule, spec)
+        fresh = cls(tokenizer, rule, spec)
+        # cold (every piece new), then warm (every piece from the cache), then text by text
+        ways = [cache.tokenize, cache.tokenize, lambda texts: _one_by_one(fresh, texts)]
+        if not exact.proven(tokenizer, ways, cache.max_length):
+            return None
+        cache.texts = cache.texts_whole = 0
+        return cache
+
+    def _ascii_is_plain(self, spec: dict[str, Any]) -> bool:
+        steps = _steps(spec.get("normalizer"), "normalizers") or []
+        if any(step.get("type") == "Replace" and "String" in (step.get("pattern") or {}) for step in steps):
+            return False
+        assert self._normalize is not None  # noqa: S101 - called where there is a normalizer
+        normalize = self._normalize
+        printable = [chr(c) for c in range(0x21, 0x7F)]
+        mapped = [normalize(c) for c in printable]
+        plain = all(len(m) == 1 and m.isascii() and m.isprintable() and m != " " for m in mapped)
+        return plain and normalize(" ") == " " and normalize("".join(printable)) == "".join(mapped)
+
+    def _reset(self) -> None:
+        self._later: dict[str, int] = {}  # piece after a space (every piece, where uniform) -> its number
+        self._first: dict[str, int] = {}  # first piece of a text, where that differs
+        self._starts = np.zeros(1024, dtype=np.intp)  # each piece's ids: _ids[_starts[w] : _starts[w] + _lengths[w]]
+        self._lengths = np.zeros(1024, dtype=np.intp)
+        self._unsafe = np.zeros(1024, dtype=bool)  # a text holding this piece is tokenized whole
+        self._ids = np.zeros(1 << 14, dtype=np.intp)
+        self._pieces = 0
+        self._filled = 0
+
+    def tokenize(self, texts: Sequence[str]) -> Tokens:
+        """(flat ids, tokens per text) exactly as the Hugging Face tokenizer gives them, with its truncation."""
+        n = len(texts)
+        if n == 0:
+            return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.intp)
+        # every text's pieces, in order, from one split (a text of k spaces has k + 1 pieces)
+        counts = np.fromiter(map(str.count, texts, repeat(" ")), dtype=np.intp, count=n) + 1
+        pieces = " ".join(texts).split(" ")
+        first_at = np.cumsum(counts) - counts
+        whole = None
+        with self._lock:
+            words = self._look_up(pieces, first_at)
+            if words is None:  # the cache was full: start afresh, and look up again (everything is new now)
+                self._reset()
+                words = self._look_up(pieces, first_at, full_ok=True)
+                assert words is not None  # noqa: S101 - with full_ok
+            lengths = self._lengths[words]
+            starts = self._starts[words]
+            unsafe = self._unsafe[words]
+            if unsafe.any():  # those texts are left out here (no tokens), and tokenized whole below
+                owner = np.repeat(np.arange(n), counts)
+                whole = np.zeros(n, dtype=bool)
+                whole[owner[unsafe]] = True
+                lengths = np.where(whole[owner], 0, lengths)
+            total = int(lengths.sum())
+            shift = np.repeat(starts - (np.cumsum(lengths) - lengths), lengths)
+            flat = self._ids[shift + np.arange(total)]
+            self.texts += n
+            self.texts_whole += 0 if whole is None else int(whole.sum())
+        slots = np.add.reduceat(lengths, first_at)
+        if whole is not None:
+            # texts with a piece that may not be cut off at its spaces: Hugging Face tokenizes each whole
+            where = np.flatnonzero(whole)
+            rows = [
+                e.ids for e in self._hf.encode_batch_fast([texts[i] for i in where.tolist()], add_special_tokens=False)
+            ]
+            rest_flat, rest_slots = from_rows(rows)
+            mine = np.flatnonzero(~whole)
+            flat, slots = assemble(n, [(mine, (flat, slots[mine])), (where, (rest_flat, rest_slots))])
+        return truncate(flat, slots, self.max_length, self.keep_end)
+
+    def _look_up(self, pieces: list[str], first_at: Ids, full_ok: bool = False) -> Ids | None:
+        """Each piece's number in the cache (pieces never seen are tokenized and added).
+
+        None if the new pieces would fill the cache past MAX_PIECES, unless `full_ok` (one call's pieces, alone).
+        """
+        words = np.fromiter(map(self._later.get, pieces, repeat(-1)), dtype=np.intp, count=len(pieces))
+        if not self._uniform:
+            firsts = [pieces[i] for i in first_at.tolist()]
+            words[first_at] = np.fromiter(map(self._first.get, firsts, repeat(-1)), dtype=np.intp, count=len(firsts))
+        missing = np.flatnonzero(words < 0)
+        if missing.size == 0:
+            return words
+        if self._uniform:
+            new = [(piece, False) for piece in dict.fromkeys(pieces[i] for i in missing.tolist())]
+        else:
+            at_start = set(first_at.tolist())
+            new = list(dict.fromkeys((pieces[i], i in at_start) for i in missing.tolist()))
+        if self._pieces + len(new) > self.MAX_PIECES and not full_ok:
+            return None
+        inputs = [piece if first else self._prefix + piece for piece, first in new]
+        if self._joiner is not None and len(inputs) > 1:
+            self._add(new, self._joiner.tokenize(inputs))
+        else:
+            self._add(new, from_rows([e.ids for e in self._hf.encode_batch_fast(inputs, add_special_tokens=False)]))
+        later, starting = self._later, self._first
+        if self._uniform:
+            words[missing] = np.fromiter(map(later.__getitem__, (pieces[i] for i in missing.tolist())), np.intp)
+        else:
+            words[missing] = [starting[pieces[i]] if i in at_start else later[pieces[i]] for i in missing.tolist()]
+        return words
+
+    def _add(self, new: list[tuple[str, bool]], tokens: Tokens) -> None:
+        """Store the ids of new pieces (growing the arrays as needed)."""
+        size = self._pieces + len(new)
+        if size > self._starts.size:
+            grown = max(size, 2 * self._starts.size)
+            self._starts = np.resize(self._starts, grown)
+            self._lengths = np.resize(self._lengths, grown)
+            self._unsafe = np.resize(self._unsafe, grown)
+        flat, lengths = tokens
+        total = self._filled + flat.size
+        if total > self._ids.size:
+            self._ids = np.resize(self._ids, max(total, 2 * self._ids.size))
+        self._ids[self._filled : total] = flat
+        numbers = range(self._pieces, size)
+        self._starts[numbers.start : numbers.stop] = self._filled + np.cumsum(lengths) - lengths
+        self._lengths[numbers.start : numbers.stop] = lengths
+        self._unsafe[numbers.start : numbers.stop] = [self._refused(piece) for piece, _ in new]
+        for number, (piece, first) in zip(numbers, new, strict=True):
+            (self._first if first else self._later)[piece] = number
+        self._pieces, self._filled = size, total
+
+    def _refused(self, piece: str) -> bool:  # noqa: PLR0911 - one answer per reason
+        """Whether a text holding this piece must be tokenized whole (module docstring)."""
+        if self._added is not None and self._added.search(piece):
+            return True
+        if not piece:
+            return self.rule != "drop"  # two spaces in a row, or a space at an end
+        if self._plain_ascii and self.rule != "none" and piece.isascii() and piece.isprintable():
+            return False
+        if piece[-1] in _PREPEND or unicodedata.category(piece[-1]) in ("Cc", "Cf"):
+            return True
+        if self.rule == "none":
+            return piece[0] == "▁" or piece[-1] == "▁"
+        if self._per_char:
+            alone = self._plain_form(piece)
+            if alone is not None:  # clean ends, and " " + piece normalizes as " " + alone (_judge)
+                return self._added is not None and bool(self._added.search(alone))
+        normalize = self._normalize
+        if normalize is None:
+            alone, spaced = piece, " " + piece
+        else:
+            alone, spaced = normalize(piece), normalize(" " + piece)
+            if self._added is not None and self._added.search(alone):
+                return True
+        if spaced != " " + alone:
+            return True
+        if self.rule == "drop":
+            return bool(alone) and (alone[-1] in _PREPEND or unicodedata.category(alone[-1]) in ("Cc", "Cf"))
+        return not alone or _unclean(alone[0]) or _unclean(alone[-1]) or alone[-1] in _PREPEND
+
+    def _plain_form(self, piece: str) -> str | None:
+        """The normalized form of a piece of characters `_judge` finds plain, one at a time; else None."""
+        forms, out = self._forms, []
+        for c in piece:
+            form = forms.get(c, _UNSEEN)
+            if form is _UNSEEN:
+                form = forms[c] = self._judge(c)
+            if form is None:
+                return None
+            out.append(form)
+        return "".join(out)
+
+    def _judge(self, c: str) -> str | None:
+        """A character's normalized form where a piece of such characters normalizes one character at a time.
+
+        That is a letter, digit, punctuation or symbol that is its own grapheme and composes with nothing (no mark,
+        no Hangul jamo, no regional indicator or emoji modifier, no Prepend character), whose normalized form
+        (Unicode normalization, case, accents, SentencePiece's character map work within it) has clean ends
+        ("drop": does not end with a format or control character). Else None.
+        """
+        code = ord(c)
+        if c in _PREPEND or c == "▁" or unicodedata.category(c)[0] not in "LNPS" or _composes(code):
+            return None
+        assert self._normalize is not None  # noqa: S101 - only where there is a normalizer
+        form = self._normalize(c)
+        if self.rule == "drop":
+            ok = not form or (form[-1] not in _PREPEND and unicodedata.category(form[-1]) not in ("Cc", "Cf"))
+        else:
+            ok = bool(form) and not _unclean(form[0]) and not _unclean(form[-1]) and form[-1] not in _PREPEND
+        return form if ok else None
+
+
+_UNSEEN = "\x00unseen"  # no normalized form of one character is this
+
+
+def _composes(code: int) -> bool:
+    """Characters that join a neighbour into one grapheme or compose with it.
+
+    Hangul jamo (conjoining, compatibility, halfwidth), regional indicators, emoji modifiers, halfwidth voiced marks.
+    """
+    return (
+        0x1100 <= code <= 0x11FF
+        or 0x3130 <= code <= 0x318F
+        or 0xA960 <= code <= 0xA97F
+        or 0xD7B0 <= code <= 0xD7FF
+        or 0xFFA0 <= code <= 0xFFDC
+        or 0x1F1E6 <= code <= 0x1F1FF
+        or 0x1F3FB <= code <= 0x1F3FF
+        or code in (0xFF9E, 0xFF9F)
+    )
+
+
+def _one_by_one(cache: WordCache, texts: Sequence[str]) -> Tokens:
+    """Text by text, each in a call of its own: a text must get the same ids alone as in a batch."""
+    parts = [cache.tokenize([t]) for t in texts]
+    flat = np.concatenate([np.zeros(0, np.intp), *(p[0] for p in parts)])
+    return flat, np.array([int(p[1][0]) for p in parts], dtype=np.intp)
