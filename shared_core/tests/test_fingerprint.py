@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import static2d
-from static2d._fingerprint import HASHED, model_identity
+from static2d._fingerprint import HASHED, SHOWN, model_identity
 from static2d_testkit import make_static_model
 
 TEXTS = ["A panda eats bamboo.", "What is the capital of France?"]
@@ -33,7 +33,8 @@ def test_same_options_same_fingerprint_in_another_process(static_path: Path):
 
 def test_describe_is_readable_and_all_str(static_path: Path):
     fields = static2d.load(static_path, dims=32, precision="int8").describe()
-    assert set(fields) == {"fingerprint", "source", *HASHED}
+    assert set(fields) == {"fingerprint", *SHOWN, *HASHED}
+    assert (fields["device"], fields["backend"], fields["dtype"]) == ("cpu", "numpy", "float32")
     assert all(isinstance(value, str) for value in fields.values())
     assert fields["dims"] == "32"
     assert fields["layers"] == "none"
@@ -74,12 +75,54 @@ def test_model_identity_is_the_content_not_the_path(static_path: Path, tmp_path:
     assert static2d.load(other, dims=32).describe()["model"] != static2d.load(static_path, dims=32).describe()["model"]
 
 
-def test_a_hub_snapshot_is_named_by_id_and_commit(static_path: Path, tmp_path: Path):
+def _hub_cache(static_path: Path, root: Path, commit: str) -> Path:
+    """A Hugging Face hub cache holding the model as `org/tiny-static` at `commit`, files linked to sha256 blobs."""
+    import hashlib
+
+    repo = root / "models--org--tiny-static"
+    snapshot = repo / "snapshots" / commit
+    (repo / "blobs").mkdir(parents=True)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(commit)
+    for path in sorted(p for p in static_path.rglob("*") if p.is_file()):
+        blob = repo / "blobs" / hashlib.sha256(path.read_bytes()).hexdigest()
+        shutil.copyfile(path, blob)
+        link = snapshot / path.relative_to(static_path)
+        link.parent.mkdir(parents=True, exist_ok=True)
+        link.symlink_to(blob)
+    return snapshot
+
+
+def test_a_hub_model_is_named_by_id_and_commit(static_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     commit = "0123456789abcdef0123456789abcdef01234567"
-    snapshot = tmp_path / "hub" / "models--org--tiny-static" / "snapshots" / commit
-    shutil.copytree(static_path, snapshot)
-    assert model_identity(snapshot) == f"org/tiny-static@{commit}"
-    assert static2d.load(snapshot).describe()["model"] == f"org/tiny-static@{commit}"
+    _hub_cache(static_path, tmp_path / "hub", commit)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    enc = static2d.load("org/tiny-static", cache_folder=tmp_path / "hub")
+    assert enc.describe()["model"] == f"org/tiny-static@{commit}"
+    assert enc.describe()["source"] == "org/tiny-static"
+
+
+def test_a_folder_laid_out_like_a_hub_snapshot_is_named_by_its_content(static_path: Path, tmp_path: Path):
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    snapshot = _hub_cache(static_path, tmp_path / "hub", commit)
+    assert model_identity(snapshot) == model_identity(static_path)  # a path: its content, not its place
+    stored = static2d.load(snapshot, dims=32).describe()
+    assert stored["model"] == static2d.load(static_path, dims=32).describe()["model"]
+    # weights edited in place (through the link, so the blob keeps its name): another model, another fingerprint
+    weights = snapshot / "0_StaticEmbedding" / "model.safetensors"
+    from safetensors.numpy import load_file, save
+
+    tensors = load_file(str(weights))
+    tensors["embedding.weight"] = tensors["embedding.weight"][:, ::-1].copy()
+    with weights.open("r+b") as f:  # what a script writing into the snapshot does: the blob changes, not its name
+        f.write(save(tensors))
+    assert weights.is_symlink()
+    assert weights.resolve().parent.name == "blobs"
+    static2d.clear_cache()
+    edited = static2d.load(snapshot, dims=32)
+    assert edited.describe()["model"] != stored["model"]
+    with pytest.raises(static2d.FingerprintMismatchError, match=r"model .* \(sha256:[0-9a-f]{16}\) → .*\(sha256:"):
+        static2d.check_fingerprint(stored, edited)
 
 
 def test_check_passes_for_the_same_embedder(static_path: Path):

@@ -129,7 +129,7 @@ def test_type_errors_come_before_any_model_work() -> None:
         ("just a string", r"got a single str \(it would be embedded character by character\)\. Wrap it in a list"),
         (["ok", 3, "x"], r"item 1 is a int"),
         (["ok", None], r"item 1 is a NoneType"),
-        ([b"bytes"], r"item 0 is a bytes"),
+        ([b"bytes"], r"item 0 is bytes \(b.bytes.\): bytes are not text"),
         (42, r"takes a list of str, got int"),
     ],
 )

@@ -363,3 +363,97 @@ def test_command_line_bad_input_is_one_line_not_a_trace(
     err = capsys.readouterr().err
     assert err.startswith(message)
     assert "Traceback" not in err
+
+
+def _unwritable_folder(tmp_path: Path) -> Path:
+    """A folder this process cannot create files in (read-only; as root, which writes anywhere, /sys)."""
+    import os
+
+    if os.geteuid() == 0:
+        return Path("/sys/static2d-test-out")  # sysfs: not even root creates files there
+    folder = tmp_path / "read-only"
+    folder.mkdir()
+    folder.chmod(0o500)
+    return folder
+
+
+@pytest.mark.parametrize("ext", ["csv", "json", "png"])
+@pytest.mark.parametrize("case", ["read-only folder", "path is a folder", "parent is a file"])
+def test_command_line_checks_each_output_before_measuring(
+    tiny_static: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    ext: str,
+    case: str,
+) -> None:
+    from static2d import __main__ as cli
+
+    pytest.importorskip("matplotlib")
+    if case == "read-only folder":
+        target, words = _unwritable_folder(tmp_path) / f"out.{ext}", "cannot be written ("
+    elif case == "path is a folder":
+        target, words = tmp_path / f"out.{ext}", "is a folder; give the path of a file in it"
+        target.mkdir()
+    else:
+        blocker = write(tmp_path / "a-file", "not a folder")
+        target, words = blocker / "sub" / f"out.{ext}", f"{str(blocker)!r} is a file, not a folder"
+    measured: list[int] = []
+    monkeypatch.setattr(cli, "tradeoff", lambda *a, **k: measured.append(1))
+    args = ["tradeoff", str(tiny_static), "--data", str(STS), "--limit", "10", "--quiet", f"--{ext}", str(target)]
+    assert cli.main(args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: --{ext} {str(target)!r}")
+    assert words in err
+    assert measured == []  # refused before anything was measured
+
+
+def test_an_existing_writable_output_is_accepted(tmp_path: Path) -> None:
+    from static2d._tradeoff.run import check_output
+
+    existing = write(tmp_path / "old.csv", "kept")
+    assert check_output(existing, "--csv") == existing
+    assert existing.read_text() == "kept"  # checked, not changed
+    assert check_output(tmp_path / "new" / "deeper" / "x.json", "--json").name == "x.json"
+    assert not (tmp_path / "new").exists()  # nothing made before measuring
+
+
+def test_help_reads_as_text_and_every_option_has_help(capsys: pytest.CaptureFixture[str]) -> None:
+    from static2d.__main__ import main
+
+    with pytest.raises(SystemExit):
+        main(["tradeoff", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "within 1%, 5% and 10% of full quality" in out
+    assert "%%" not in out
+    assert "--backend {auto,torch,onnx} what runs a transformer" in out
+    assert "--batch-size BATCH_SIZE texts per batch" in out
+
+
+PAIRS = "sentence1,sentence2,score\na cat,a dog,1.5\na dog,a fox,4\na cat,a fox,0\n"
+
+
+def test_a_csv_with_a_byte_order_mark_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "excel.csv"
+    path.write_bytes(PAIRS.encode("utf-8-sig"))
+    task = read_task(path)
+    assert task.queries == ["a cat", "a dog", "a fox"]
+    assert task.gold.tolist() == [1.5, 4.0, 0.0]
+    jsonl = tmp_path / "bom.jsonl"
+    rows = [{"sentence1": "a", "sentence2": "b", "score": s} for s in (1, 2, 3)]
+    jsonl.write_bytes("".join(json.dumps(r) + "\n" for r in rows).encode("utf-8-sig"))
+    assert read_task(jsonl).queries == ["a", "b"]
+
+
+def test_a_csv_field_longer_than_the_csv_module_limit_is_read_as_jsonl_is(tmp_path: Path) -> None:
+    long = "word " * 40_000  # 200,000 characters, over csv's 131,072 default
+    path = write(tmp_path / "long.csv", f'sentence1,sentence2,score\n"{long}",a dog,1\na dog,a fox,4\na fox,a cat,0\n')
+    jsonl = tmp_path / "long.jsonl"
+    rows = [
+        {"sentence1": long, "sentence2": "a dog", "score": 1},
+        {"sentence1": "a dog", "sentence2": "a fox", "score": 4},
+        {"sentence1": "a fox", "sentence2": "a cat", "score": 0},
+    ]
+    jsonl.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    assert read_task(path).queries == read_task(jsonl).queries == [long, "a dog", "a fox", "a cat"]
+    assert csv.field_size_limit() == 131_072  # the csv module's own limit is put back

@@ -101,7 +101,7 @@ def test_options_are_checked_at_construction_without_loading(static_model):
         ({"text": np.array(["a panda", None, "a bear"], dtype=object)}, "item 1 is a NoneType"),
         (pd.DataFrame({"text": ["a panda", "a bear", np.nan]}), "item 2 is a float"),
         (pa.table({"text": ["a panda", None]}), "item 1 is a NoneType"),
-        ({"text": np.array([b"bytes"], dtype=object)}, "item 0 is a bytes"),
+        ({"text": np.array([b"bytes"], dtype=object)}, "item 0 is bytes"),
     ],
 )
 def test_a_row_without_text_is_a_clear_error(static_model, batch, item):

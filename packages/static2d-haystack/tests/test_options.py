@@ -55,6 +55,7 @@ def test_each_option_reaches_the_core(component: type, option: static2d.Option) 
         "token": Secret.from_token("hf_secret"),
         "backend": "torch",
         "quantize": "int8",
+        "dtype": "bfloat16",
         "precision": "int8",
     }
     core = {"device": "cpu", "token": "***"}

@@ -43,6 +43,7 @@ def test_text_embedder_to_dict(tiny_static):
             "max_length": None,
             "backend": "auto",
             "quantize": None,
+            "dtype": "float32",
             "precision": "float32",
             "token": {"type": "env_var", "env_vars": ["HF_API_TOKEN", "HF_TOKEN"], "strict": False},
             "prefix": "p ",

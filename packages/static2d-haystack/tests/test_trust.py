@@ -55,3 +55,48 @@ def test_a_lone_surrogate_names_its_document(tiny_static):
         embedder.run(docs)
     with pytest.raises(ValueError, match=r"item 0 holds '\\ud800'"):
         Static2DTextEmbedder(model=str(tiny_static)).run("\ud800")
+
+
+@pytest.mark.parametrize("cls", COMPONENTS)
+def test_a_token_secret_is_never_pickled(tiny_static, cls):
+    import pickle
+
+    secret = "hf_NotARealTokenButSecret1234"
+    component = cls(model=str(tiny_static), token=Secret.from_token(secret))
+    assert component.encoder._options.token == secret  # it reaches the core
+    data = pickle.dumps(component)
+    assert secret.encode() not in data
+    again = pickle.loads(data)
+    assert again.token is None  # the other side reads HF_TOKEN, if it needs a token
+    env = cls(model=str(tiny_static), token=Secret.from_env_var("HF_TOKEN", strict=False))
+    assert pickle.loads(pickle.dumps(env)).token == env.token  # a variable's name is no secret: it is kept
+    text = "the quick brown fox"
+    if cls is Static2DTextEmbedder:
+        assert again.run(text)["embedding"] == component.run(text)["embedding"]
+
+
+def test_bytes_are_not_text_through_the_adapter(tiny_static):
+    with pytest.raises(TypeError, match=r"got bytes \(b'abc'\): bytes are not text"):
+        Static2DTextEmbedder(model=str(tiny_static)).run(b"abc")
+
+
+def _damaged(tmp_path, how):
+    import json
+
+    from static2d_testkit import make_static_model
+
+    path = make_static_model(tmp_path / how, fmt="sentence-transformers")
+    if how == "custom module":
+        modules = json.loads((path / "modules.json").read_text())
+        modules[0]["type"] = "custom_pkg.StaticEmbedding"
+        (path / "modules.json").write_text(json.dumps(modules))
+        return path, r"'custom_pkg\.StaticEmbedding', which is not one of sentence-transformers' own modules"
+    (path / "0_StaticEmbedding" / "tokenizer.json").write_bytes(b"\x00\xff binary")
+    return path, r"tokenizer\.json is not a tokenizer that Hugging Face tokenizers can read"
+
+
+@pytest.mark.parametrize("how", ["custom module", "damaged tokenizer"])
+def test_a_model_static2d_refuses_is_refused_through_the_adapter(tmp_path, how):
+    path, words = _damaged(tmp_path, how)
+    with pytest.raises(ValueError, match=words):
+        Static2DTextEmbedder(model=str(path)).run("the quick brown fox")

@@ -48,6 +48,7 @@ def test_each_option_reaches_the_core(option: static2d.Option) -> None:
         "token": "hf_secret",
         "backend": "torch",
         "quantize": "int8",
+        "dtype": "bfloat16",
         "precision": "int8",
     }
     embed = Static2DEmbedding(**{option.name: values[option.name]})  # type: ignore[arg-type]

@@ -151,3 +151,39 @@ def test_a_lone_surrogate_names_its_item_through_the_adapter(tiny_model):
     embed = Static2DEmbedding(tiny_model)
     with pytest.raises(ValueError, match=r"item 1 holds '\\ud800' at character 2, a lone surrogate"):
         embed.get_text_embedding_batch(["a cat", "a \ud800 dog"])
+
+
+def test_bytes_are_not_text_through_the_adapter(tiny_model):
+    embed = Static2DEmbedding(tiny_model)
+    with pytest.raises(
+        TypeError, match=r"get_text_embedding_batch\(\) takes a list of str, got bytes \(b'abc'\): bytes"
+    ):
+        embed.get_text_embedding_batch(b"abc")
+    with pytest.raises(TypeError, match=r"item 1 is bytes \(b''\): bytes are not text\. Decode it first"):
+        embed.get_text_embedding_batch(["the fox", b""])
+    with pytest.raises(
+        TypeError, match=r"get_query_embedding\(\) takes one text \(a str\), got bytes \(b'abc'\): bytes"
+    ):
+        embed.get_query_embedding(b"abc")
+
+
+def _damaged(tmp_path, how):
+    import json
+
+    from static2d_testkit import make_static_model
+
+    path = make_static_model(tmp_path / how, fmt="sentence-transformers")
+    if how == "custom module":
+        modules = json.loads((path / "modules.json").read_text())
+        modules[0]["type"] = "custom_pkg.StaticEmbedding"
+        (path / "modules.json").write_text(json.dumps(modules))
+        return path, r"'custom_pkg\.StaticEmbedding', which is not one of sentence-transformers' own modules"
+    (path / "0_StaticEmbedding" / "tokenizer.json").write_bytes(b"\x00\xff binary")
+    return path, r"tokenizer\.json is not a tokenizer that Hugging Face tokenizers can read"
+
+
+@pytest.mark.parametrize("how", ["custom module", "damaged tokenizer"])
+def test_a_model_static2d_refuses_is_refused_through_the_adapter(tmp_path, how):
+    path, words = _damaged(tmp_path, how)
+    with pytest.raises(ValueError, match=words):
+        Static2DEmbedding(str(path)).get_query_embedding("the quick brown fox")

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from static2d._tradeoff.plot import import_pyplot, plot
-from static2d._tradeoff.run import tradeoff
+from static2d._tradeoff.run import check_output, tradeoff
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -23,7 +23,7 @@ def _parser() -> argparse.ArgumentParser:
         description=(
             "Measure every (layers, dims) setting of MODEL on your own data: quality (Spearman of scored pairs, "
             "or MRR@10 of retrieval pairs), sentences/s per depth, bytes per stored vector, and the cheapest "
-            "settings within 1%%, 5%% and 10%% of full quality."
+            "settings within 1%, 5% and 10% of full quality."
         ),
     )
     sub.add_argument("model", help="a local model directory or a hub id, as for static2d.load")
@@ -37,8 +37,13 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_argument("--corpus", type=Path, help="retrieval: more documents (records with text, and id)")
     sub.add_argument("--layers", type=int, nargs="+", help="depths to measure (default: every depth up to 12)")
     sub.add_argument("--dims", type=int, nargs="+", help="sizes to measure (default: full, and powers of 2 from 32)")
-    sub.add_argument("--backend", choices=["auto", "torch", "onnx"], default="auto")
-    sub.add_argument("--batch-size", type=int)
+    sub.add_argument(
+        "--backend",
+        choices=["auto", "torch", "onnx"],
+        default="auto",
+        help="what runs a transformer, as for static2d.load (default: auto, ONNX Runtime where it can)",
+    )
+    sub.add_argument("--batch-size", type=int, help="texts per batch (default: static2d.load's, 32 for transformers)")
     sub.add_argument("--device", help="torch device for a transformer (default cpu)")
     sub.add_argument("--limit", type=int, help="use only the first N pairs (quicker, rougher)")
     sub.add_argument("--csv", type=Path, help="write one row per setting to this .csv")
@@ -63,6 +68,8 @@ def main(argv: list[str] | None = None) -> int:
             if path is not None and path.suffix.lower() != suffix:
                 msg = f"--{suffix[1:]} takes a path ending in {suffix}, got {str(path)!r}."
                 raise ValueError(msg)
+            if path is not None:
+                check_output(path, f"--{suffix[1:]}")
         if args.png is not None:
             import_pyplot()
         result = tradeoff(

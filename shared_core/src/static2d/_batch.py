@@ -191,6 +191,13 @@ class BatchEncoder:
                 "Name the text column with BatchEncoder(..., column=...)."
             )
             raise ValueError(msg)
+        if columns.count(self._column) > 1:
+            msg = (
+                f"BatchEncoder: the {type(batch).__name__} batch has {columns.count(self._column)} columns named "
+                f"{self._column!r}, so which holds the text is unclear. Rename or drop the others first (pandas: "
+                "df.loc[:, ~df.columns.duplicated()])."
+            )
+            raise ValueError(msg)
         texts = read(self._column)
         if not isinstance(texts, list):
             msg = (

@@ -75,7 +75,7 @@ def check_sizes(values: object, name: str, maximum: int, *, hint: str = "") -> l
 def check_texts(texts: object, method: str = "encode") -> list[str]:
     """Validate the texts given to `method`: a list (or other sequence) of str; returns them as a list.
 
-    The one check of input texts: the encoder and every adapter call it, so a single str, a generator or a
+    The one check of input texts: the encoder and every adapter call it, so a single str, bytes, a generator or a
     non-str item is refused with the same words everywhere.
 
     Example:
@@ -88,6 +88,12 @@ def check_texts(texts: object, method: str = "encode") -> list[str]:
             f"Wrap it in a list: {method}([text])."
         )
         raise TypeError(msg)
+    if isinstance(texts, (bytes, bytearray, memoryview)):
+        msg = (
+            f"{method}() takes a list of str, got {type(texts).__name__} ({bytes(texts[:40])!r}): bytes are not "
+            f"text. Decode them first and wrap the text in a list: {method}([data.decode('utf-8')])."
+        )
+        raise TypeError(msg)
     if not isinstance(texts, Sequence) and not isinstance(texts, np.ndarray):
         msg = f"{method}() takes a list of str, got {type(texts).__name__} ({texts!r:.60})."
         if texts is not None and hasattr(texts, "__iter__"):
@@ -96,6 +102,9 @@ def check_texts(texts: object, method: str = "encode") -> list[str]:
     items = texts if type(texts) is list else list(texts)  # a list is read, not copied
     if not all(type(t) is str for t in items):
         for i, t in enumerate(items):
+            if isinstance(t, (bytes, bytearray)):
+                msg = f"{method}() takes a list of str, but item {i} is {_bytes(t)}."
+                raise TypeError(msg)
             if not isinstance(t, str):
                 msg = (
                     f"{method}() takes a list of str, but item {i} is a {type(t).__name__} ({t!r:.60}). Pass text only."
@@ -111,9 +120,16 @@ def check_text(text: object, method: str) -> str:
         >>> check_text("a", "embed_query")
         'a'
     """
+    if isinstance(text, (bytes, bytearray)):
+        msg = f"{method}() takes one text (a str), got {_bytes(text)}."
+        raise TypeError(msg)
     if not isinstance(text, str):
         msg = f"{method}() takes one text (a str), got {type(text).__name__} ({text!r:.60})."
         if isinstance(text, (list, tuple)):
             msg += " For several texts, pass a list to the method that embeds several."
         raise TypeError(msg)
     return text
+
+
+def _bytes(value: bytes | bytearray) -> str:
+    return f"{type(value).__name__} ({bytes(value[:40])!r}): bytes are not text. Decode it first (.decode('utf-8'))"

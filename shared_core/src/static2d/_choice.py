@@ -1,9 +1,10 @@
 """Which engine runs a model: the one place that knows what backend="auto" means.
 
 A static model runs in numpy. A transformer runs on ONNX Runtime when asked (backend="onnx"), or, for "auto",
-when onnxruntime is installed, the device is the CPU, ONNX can run every module of the model, and the cut graph
-is cached or can be exported; torch (sentence-transformers) otherwise. A model that "auto" found ONNX cannot run
-(an export it cannot make) is remembered, and runs on torch without trying again.
+only on a machine without an accelerator: when the device is the CPU (given, or None where torch sees no
+accelerator), the dtype is float32, onnxruntime is installed, ONNX can run every module of the model, and the cut
+graph is cached or can be exported; torch otherwise (on the best accelerator torch sees, for device=None). A model
+that "auto" found ONNX cannot run (an export it cannot make) is remembered, and runs on torch without trying again.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from static2d._onnx.cache import entry_path, source_of
 from static2d._onnx.export import can_export
 from static2d._onnx.load import onnx_refusal
 from static2d._options import Options
+from static2d._torch.device import accelerator
 
 Runtime = Literal["numpy", "torch", "onnx"]
 
@@ -24,13 +26,15 @@ _REFUSED: set[tuple[str, int]] = set()  # (folder, layers) that "auto" found ONN
 _LOCK = threading.Lock()
 
 
-def choose(options: Options, description: ModelDescription, layers: int) -> Runtime:
+def choose(options: Options, description: ModelDescription, layers: int) -> Runtime:  # noqa: PLR0911 - the rules
     """The runtime for this model and these options."""
     if description.kind == "static":
         return "numpy"
     if options.backend == "onnx" or options.quantize is not None:  # quantize: ONNX or a clear error, never torch
         return "onnx"
-    if options.backend == "torch" or options.device not in (None, "cpu"):
+    if options.backend == "torch" or options.device not in (None, "cpu") or options.dtype != "float32":
+        return "torch"
+    if options.device is None and accelerator() is not None:  # never the CPU where there is a GPU
         return "torch"
     if importlib.util.find_spec("onnxruntime") is None or onnx_refusal(description) is not None:
         return "torch"

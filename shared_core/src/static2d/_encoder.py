@@ -22,12 +22,14 @@ from static2d._model.describe import ModelDescription, describe
 from static2d._model.files import check_transformer_files
 from static2d._model.hub import is_local, locate
 from static2d._model.limits import check_device, check_max_length
-from static2d._options import OPTIONS, Backend, Options, Quantize, check_options
+from static2d._options import OPTIONS, Backend, Dtype, Options, Quantize, check_options
 from static2d._precision import Precision
+from static2d._torch.engine import DEFAULT_BATCH_TEXTS, TorchEngine
 from static2d._vectors import normalize_rows
 
 _DEFAULT_BATCH_SIZE = {"static": 16384, "transformer": 32}
-# The transformer path hands sentence-transformers this many batches at once, so it can sort them by length.
+# ONNX Runtime is handed this many batches at once, so it can sort them by length. (The torch engine takes all the
+# texts of a call at once: it sorts them, and batches them by tokens, itself.)
 _TRANSFORMER_CHUNK_BATCHES = 16
 # int8 / uint8 ranges, computed once per loaded model and settings (dims, normalize, prompts), whichever encoder or
 # adapter asks first; forgotten with the model.
@@ -44,7 +46,8 @@ class _Loaded:
         self.description = description
         self.max_dims = max_dims
         self.dims = options.dims if options.dims is not None else max_dims
-        self.batch_size = options.batch_size or _DEFAULT_BATCH_SIZE[description.kind]
+        default = DEFAULT_BATCH_TEXTS if isinstance(engine, TorchEngine) else _DEFAULT_BATCH_SIZE[description.kind]
+        self.batch_size = options.batch_size or default
 
         def prompt_for(given: str | None, names: tuple[str, ...]) -> str:
             if given is not None:
@@ -132,6 +135,19 @@ class Encoder:
         return self._get().engine.runtime
 
     @property
+    def device(self) -> str:
+        """Where the model runs: a torch device ("cuda:0", "mps", "cpu", ...), or "cpu" (numpy, ONNX Runtime).
+
+        For `device=None`, the best accelerator torch sees, else the CPU.
+        """
+        return _engines.device_of(self._get().engine)
+
+    @property
+    def dtype(self) -> str:
+        """The precision the transformer runs in: "float32", "bfloat16" or "float16" (static and ONNX: float32)."""
+        return self._options.dtype
+
+    @property
     def dims(self) -> int:
         """Output dimensions."""
         return self._get().dims
@@ -186,7 +202,7 @@ class Encoder:
 
     @property
     def batch_size(self) -> int:
-        """Texts per batch."""
+        """Texts per batch, at most (the torch engine also holds each batch to `max_batch_tokens` padded tokens)."""
         return self._get().batch_size
 
     @property
@@ -237,7 +253,7 @@ class Encoder:
         """
         loaded = self._get()
         return _fingerprint.describe_fields(
-            model=_fingerprint.model_identity(loaded.description.folder),
+            model=_fingerprint.model_identity(loaded.description.folder, hub=not is_local(self.model)),
             source=self.model,
             kind=loaded.description.kind,
             layers=loaded.engine.layers,
@@ -249,6 +265,9 @@ class Encoder:
             quantize=self._options.quantize,
             precision=self.precision,
             ranges=_precision.ranges_id(self.ranges),
+            dtype=self.dtype,
+            device=_engines.device_of(loaded.engine),
+            backend=loaded.engine.runtime,
         )
 
     def __repr__(self) -> str:
@@ -381,6 +400,9 @@ class Encoder:
         depths = check_sizes(layers, "layers", engine.layers, hint=hint)
         sizes = check_sizes(dims, "dims", loaded.max_dims)
         n = len(texts)
+        if isinstance(engine, TorchEngine):  # every cell from one pass, cut and normalised on the device
+            cells = [(depth, d) for depth in depths for d in sizes]
+            return self._torch_cells(engine, loaded, texts, prompt, cells, show_progress_bar, "Encoding grid")
         full = {d: np.empty((n, loaded.max_dims), dtype=np.float32) for d in depths}
         step = loaded.batch_size * _TRANSFORMER_CHUNK_BATCHES
         starts: Iterable[int] = range(0, n, step)
@@ -390,7 +412,13 @@ class Encoder:
             starts = tqdm(starts, total=-(-n // step), desc="Encoding grid", unit="batch")
         for start in starts:
             batch = texts[start : start + step]
-            for depth, vectors in engine.encode_layers(batch, prompt, depths, loaded.batch_size).items():
+            try:
+                layered = engine.encode_layers(batch, prompt, depths, loaded.batch_size)
+            except (TypeError, ValueError) as e:  # the tokenizer's words for text that is not valid Unicode
+                _refuse_invalid_unicode([prompt], "the prompt", e)
+                _refuse_invalid_unicode(batch, "item", e, start)
+                raise
+            for depth, vectors in layered.items():
                 full[depth][start : start + len(batch)] = vectors
         grid = {(depth, d): np.ascontiguousarray(full[depth][:, :d]) for depth in depths for d in sizes}
         return {k: normalize_rows(v) for k, v in grid.items()} if self._options.normalize else grid
@@ -405,6 +433,10 @@ class Encoder:
         self, loaded: _Loaded, texts: list[str], prompt: str, show_progress_bar: bool
     ) -> npt.NDArray[np.float32]:
         n, dims, batch_size = len(texts), loaded.dims, loaded.batch_size
+        engine = loaded.engine
+        if isinstance(engine, TorchEngine):  # all the texts at once: the engine sorts and batches them by tokens
+            cell = (engine.layers or 0, dims)
+            return self._torch_cells(engine, loaded, texts, prompt, [cell], show_progress_bar, "Encoding")[cell]
         out = np.empty((n, dims), dtype=np.float32)
         step = batch_size * (_TRANSFORMER_CHUNK_BATCHES if loaded.description.kind == "transformer" else 1)
         starts: Iterable[int] = range(0, n, step)
@@ -421,6 +453,39 @@ class Encoder:
                 _refuse_invalid_unicode(batch, "item", e, start)
                 raise
         return normalize_rows(out) if self._options.normalize else out
+
+    def _torch_cells(  # noqa: PLR0917 - private
+        self,
+        engine: TorchEngine,
+        loaded: _Loaded,
+        texts: list[str],
+        prompt: str,
+        cells: list[tuple[int, int]],
+        show_progress_bar: bool,
+        what: str,
+    ) -> dict[tuple[int, int], npt.NDArray[np.float32]]:
+        """The torch engine's vectors at each (layers, dims) cell, normalised on the device if `normalize`."""
+        bar = None
+        if show_progress_bar and texts:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=len(texts), desc=what, unit="text")
+        try:
+            return engine.encode(
+                texts,
+                prompt,
+                cells,
+                normalize=self._options.normalize,
+                batch_size=loaded.batch_size,
+                progress=None if bar is None else bar.update,
+            )
+        except (TypeError, ValueError) as e:  # the tokenizer's words for text that is not valid Unicode
+            _refuse_invalid_unicode([prompt], "the prompt", e)
+            _refuse_invalid_unicode(texts, "item", e)
+            raise
+        finally:
+            if bar is not None:
+                bar.close()
 
 
 def _refuse_invalid_unicode(texts: Sequence[str], what: str, error: Exception, offset: int = 0) -> None:
@@ -456,6 +521,7 @@ def load(
     token: str | bool | None = None,
     backend: Backend = "auto",
     quantize: Quantize = None,
+    dtype: Dtype = "float32",
     precision: Precision = "float32",
     lazy: bool = False,
 ) -> Encoder:
@@ -514,6 +580,12 @@ def _describe(o: Options) -> ModelDescription:
             "transformers on ONNX Runtime (a static model is a table lookup, already fast). Leave quantize unset."
         )
         raise ValueError(msg)
+    if description.kind == "static" and o.dtype != "float32":
+        msg = (
+            f"dtype={o.dtype!r} was given, but {o.model!r} is a static embedding model: dtype is the precision a "
+            "transformer runs in on torch (a static model is a float32 table lookup in numpy). Leave dtype unset."
+        )
+        raise ValueError(msg)
     if description.kind == "transformer":
         check_size(o.layers, "layers", description.max_layers)
     if o.backend != "onnx":  # ONNX runs on the CPU, and says so for any other device
@@ -539,7 +611,10 @@ def _load(o: Options, description: ModelDescription | None) -> _Loaded:
 
 def _args(indent: str = "        ") -> str:
     """The options as the Args section of a Google-style docstring, from the registry."""
-    wrap = textwrap.TextWrapper(width=116, initial_indent=indent, subsequent_indent=indent + "    ")
+    # (no break at a hyphen: "sentence-transformers" stays one word, and the doc reads back word for word)
+    wrap = textwrap.TextWrapper(
+        width=116, initial_indent=indent, subsequent_indent=indent + "    ", break_on_hyphens=False
+    )
     return "\n".join(wrap.fill(f"{option.name}: {option.doc}") for option in OPTIONS)
 
 

@@ -20,6 +20,7 @@ from static2d._onnx.load import load_onnx
 from static2d._onnx.runtime import OnnxUnsupportedError
 from static2d._options import Options
 from static2d._static.engine import StaticEngine
+from static2d._torch.device import resolve_device
 from static2d._torch.engine import TorchEngine
 
 logger = logging.getLogger("static2d")
@@ -61,13 +62,15 @@ def load_engine(options: Options, description: ModelDescription) -> Engine:
         if options.device not in (None, "cpu"):
             logger.warning("device=%r is ignored: static models run on the CPU with numpy.", options.device)
         key: tuple[object, ...] = ("numpy", str(description.folder), options.max_length)
-        return _shared(key, lambda: _static(description, options.max_length))
+        return _shared(key, lambda: _announced(_static(description, options.max_length), description))
     depth = options.layers if options.layers is not None else description.max_layers or 0
     runtime: Runtime = choose(options, description, depth)
     if runtime == "onnx":
         try:
             key = ("onnx", str(description.folder), depth, options.trust_remote_code, options.max_length)
-            return _shared((*key, options.quantize), lambda: load_onnx(description, options, depth))
+            return _shared(
+                (*key, options.quantize), lambda: _announced(load_onnx(description, options, depth), description)
+            )
         except ImportError as e:
             if options.backend == "onnx" or options.quantize is not None:
                 raise
@@ -77,22 +80,43 @@ def load_engine(options: Options, description: ModelDescription) -> Engine:
                 raise
             logger.info("backend='auto' runs %s with torch: %s", description.name, e)
             refuse_onnx(description, depth)
-    key = ("torch", str(description.folder), depth, options.device, options.trust_remote_code, options.max_length)
-    return _shared(key, lambda: _torch(description, options, depth))
+    device = resolve_device(options.device)  # None: the best accelerator torch sees, else the CPU
+    key = ("torch", str(description.folder), depth, device, options.dtype, options.trust_remote_code)
+    return _shared(
+        (*key, options.max_length), lambda: _announced(_torch(description, options, depth, device), description)
+    )
 
 
 def _static(description: StaticDescription, max_length: int | None) -> Engine:
     return StaticEngine(description, max_length)
 
 
-def _torch(description: TransformerDescription, options: Options, layers: int) -> Engine:
+def _torch(description: TransformerDescription, options: Options, layers: int, device: str) -> Engine:
     return TorchEngine(
         description,
         layers=layers,
-        device=options.device,
+        device=device,
+        dtype=options.dtype,
         trust_remote_code=options.trust_remote_code,
         max_length=options.max_length,
     )
+
+
+def device_of(engine: Engine) -> str:
+    """Where an engine runs: the torch engine's device; numpy and ONNX Runtime run on the CPU."""
+    return engine.device if isinstance(engine, TorchEngine) else "cpu"
+
+
+def dtype_of(engine: Engine) -> str:
+    """The precision the model runs in: the torch engine's dtype; numpy and ONNX Runtime's float graphs: float32."""
+    return engine.dtype if isinstance(engine, TorchEngine) else "float32"
+
+
+def _announced(engine: Engine, description: ModelDescription) -> Engine:
+    """Log, once per loaded model, where it runs and on what (INFO on the "static2d" logger)."""
+    how = engine.runtime if engine.runtime != "torch" else f"torch, {dtype_of(engine)}"
+    logger.info("%s runs on %s (%s)", description.name, device_of(engine), how)
+    return engine
 
 
 def _shared(key: tuple[object, ...], make: Callable[[], Engine]) -> Engine:

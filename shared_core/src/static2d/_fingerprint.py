@@ -2,7 +2,9 @@
 
 Store `encoder.describe()` (the readable fields and the fingerprint, all str) with an index when it is built,
 and call `check_fingerprint(stored, encoder)` before querying it: a different model, `layers`, `dims`, prompt,
-`normalize`, `max_length` or `precision` is refused with a message saying what changed and what to do.
+`normalize`, `max_length`, `precision` or `dtype` is refused with a message saying what changed and what to do.
+Where the model runs (`device`, `backend`) is shown, not hashed: the same model and settings give the same vectors
+on a GPU and on the CPU (float32).
 """
 
 from __future__ import annotations
@@ -32,9 +34,25 @@ HASHED = (
     "quantize",
     "precision",
     "ranges",
+    "dtype",
 )
+# Hashed fields added after the first recipe, and the value every fingerprint made before them meant: a field at
+# that value is left out of the hash, so an index built before the field existed still matches.
+_IMPLIED = {"dtype": "float32"}
+# Fields shown beside the hashed ones, not hashed: the model as given, and where it ran.
+SHOWN = ("source", "device", "backend")
 # Fields a user sets as a load() option of the same name; a mismatch there can be answered by setting it back.
-_OPTIONS = ("layers", "dims", "normalize", "query_prompt", "document_prompt", "max_length", "quantize", "precision")
+_OPTIONS = (
+    "layers",
+    "dims",
+    "normalize",
+    "query_prompt",
+    "document_prompt",
+    "max_length",
+    "quantize",
+    "precision",
+    "dtype",
+)
 # What a model's vectors depend on in its folder: weights, configs, tokenizers (not READMEs or other runtimes).
 _MODEL_SUFFIXES = (".json", ".safetensors", ".txt", ".model")
 _SNAPSHOT = re.compile(r"^[0-9a-f]{40}$")
@@ -48,21 +66,24 @@ class Described(Protocol):
         ...
 
 
-def model_identity(folder: Path) -> str:
-    """The model's identity: `owner/name@commit` for a hub snapshot, else a content hash of its files.
+def model_identity(folder: Path, *, hub: bool = False) -> str:
+    """The model's identity: `owner/name@commit` for a snapshot huggingface_hub gave, else its files' content hash.
 
     Args:
-        folder: The model's local directory (a hub snapshot or any folder).
+        folder: The model's local directory.
+        hub: Whether `folder` is the snapshot huggingface_hub resolved for a hub id. A folder given as a path is
+            named by its content even when it is laid out like a hub snapshot: its files may have been edited.
 
     Returns:
         `"owner/name@<commit>"`, or `"sha256:<16 hex>"` over the folder's weights, configs and tokenizer files.
 
     Example:
-        >>> model_identity(Path("/hf/hub/models--org--m/snapshots/" + "0" * 40))  # doctest: +SKIP
+        >>> model_identity(Path("/hf/hub/models--org--m/snapshots/" + "0" * 40), hub=True)  # doctest: +SKIP
         'org/m@0000000000000000000000000000000000000000'
     """
     parts = folder.parts
-    if len(parts) >= 3 and parts[-2] == "snapshots" and _SNAPSHOT.match(parts[-1]) and parts[-3].startswith("models--"):
+    snapshot = len(parts) >= 3 and parts[-2] == "snapshots" and bool(_SNAPSHOT.match(parts[-1]))
+    if hub and snapshot and parts[-3].startswith("models--"):
         return f"{parts[-3].removeprefix('models--').replace('--', '/')}@{parts[-1]}"
     return f"sha256:{_content_hash(folder)}"
 
@@ -82,7 +103,8 @@ def fingerprint_of(fields: Mapping[str, str]) -> str:
         >>> fingerprint_of({name: "" for name in HASHED})[:5]
         's2d1-'
     """
-    canonical = json.dumps([[name, str(fields[name])] for name in HASHED], ensure_ascii=True)
+    hashed = [name for name in HASHED if _IMPLIED.get(name) != str(fields[name])]
+    canonical = json.dumps([[name, str(fields[name])] for name in hashed], ensure_ascii=True)
     return f"{_VERSION}-{hashlib.sha256(canonical.encode()).hexdigest()[:16]}"
 
 
@@ -100,6 +122,9 @@ def describe_fields(
     quantize: str | None,
     precision: str,
     ranges: str,
+    dtype: str = "float32",
+    device: str = "cpu",
+    backend: str = "",
 ) -> dict[str, str]:
     """The readable fields (all str, so any vector store's metadata takes them) and their fingerprint."""
     fields = {
@@ -115,6 +140,9 @@ def describe_fields(
         "quantize": "none" if quantize is None else quantize,
         "precision": precision,
         "ranges": ranges,
+        "dtype": dtype,
+        "device": device,
+        "backend": backend,
     }
     return {"fingerprint": fingerprint_of(fields), **fields}
 
@@ -134,7 +162,7 @@ def check_fingerprint(stored: str | Mapping[str, object], encoder: Described) ->
     Raises:
         FingerprintMismatchError: (a ValueError) The fingerprints differ; the message lists the fields that
             changed, "layers 3 → 6", and says what to do.
-        TypeError: `stored` is neither a str nor a mapping.
+        TypeError: `stored` is neither a str nor a mapping, or `encoder` has no `describe()`.
         ValueError: `stored` is a mapping with no "fingerprint".
 
     Example:
@@ -143,7 +171,15 @@ def check_fingerprint(stored: str | Mapping[str, object], encoder: Described) ->
         >>> metadata = enc.describe()  # saved with the collection when indexing
         >>> static2d.check_fingerprint(metadata, enc)  # later, before querying: passes  # doctest: +SKIP
     """
-    current = encoder.describe()
+    describe = getattr(encoder, "describe", None)
+    current = describe() if callable(describe) else None
+    if not isinstance(current, Mapping) or not isinstance(current.get("fingerprint"), str):
+        msg = (
+            f"check_fingerprint() takes the embedder about to embed the queries as its second argument (a static2d "
+            f"Encoder or a static2d adapter object, which have describe()), got {type(encoder).__name__} "
+            f"({encoder!r:.60}). Pass the embedder you query with: check_fingerprint(stored, embedder)."
+        )
+        raise TypeError(msg)
     if isinstance(stored, str):
         if stored != current["fingerprint"]:
             msg = (
@@ -165,7 +201,9 @@ def check_fingerprint(stored: str | Mapping[str, object], encoder: Described) ->
         raise ValueError(msg)
     if str(stored["fingerprint"]) == current["fingerprint"]:
         return
-    changed = [name for name in HASHED if name in stored and str(stored[name]) != current[name]]
+    # a field stored before it existed (dtype) meant its implied value
+    before = {name: str(stored[name]) if name in stored else _IMPLIED.get(name) for name in HASHED}
+    changed = [name for name in HASHED if before[name] is not None and before[name] != current[name]]
     if not changed:
         msg = (
             f"This index was built by an embedder with fingerprint {stored['fingerprint']}, this embedder's is "
@@ -173,8 +211,8 @@ def check_fingerprint(stored: str | Mapping[str, object], encoder: Described) ->
             "embedder."
         )
         raise FingerprintMismatchError(msg)
-    what = "; ".join(_change(name, str(stored[name]), current[name], stored, current) for name in changed)
-    back = [f"{name}={_as_option(name, str(stored[name]))}" for name in changed if name in _OPTIONS]
+    what = "; ".join(_change(name, str(before[name]), current[name], stored, current) for name in changed)
+    back = [f"{name}={_as_option(name, str(before[name]))}" for name in changed if name in _OPTIONS]
     if "model" in changed or "kind" in changed:
         back.insert(0, f"model={str(stored.get('source', stored['model']))!r}")
     instead = f", or query with {', '.join(back)}" if back and "ranges" not in changed else ""

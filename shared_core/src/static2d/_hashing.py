@@ -24,13 +24,15 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def content_id(path: Path) -> str:
-    """sha256 of a file: the hub cache's blob name when it is one (the hub names LFS blobs so), else computed.
+def content_id(path: Path, *, hub: bool = False) -> str:
+    """sha256 of a file, computed once per (path, size, modification time) in the process.
 
-    Computed once per (path, size, modification time) in the process.
+    With `hub=True` (files huggingface_hub downloaded for a hub id) a blob of the hub cache is known by its name,
+    which the hub makes the sha256 of an LFS file's content. Files given as a local path are always hashed: a
+    folder laid out like a hub snapshot may have been edited in place, its blob names then no longer the content's.
     """
     real = path.resolve()
-    if real.parent.name == "blobs" and _BLOB.match(real.name):
+    if hub and real.parent.name == "blobs" and _BLOB.match(real.name):
         return real.name
     stat = real.stat()
     key = (str(real), stat.st_size, stat.st_mtime_ns)

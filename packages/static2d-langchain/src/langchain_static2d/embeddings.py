@@ -113,6 +113,7 @@ class Static2DEmbeddings(BaseModel, Embeddings):
     token: SecretStr | None = _option("token", exclude=True, repr=False)  # never in a repr, a dump or a pickle
     backend: static2d.Backend = _option("backend")
     quantize: static2d.Quantize = _option("quantize")
+    dtype: static2d.Dtype = _option("dtype")
     precision: static2d.Precision = _option("precision")
     # LangChain's own
     show_progress_bar: bool = Field(default=False, strict=True, description="Show a progress bar while embedding.")

@@ -45,6 +45,7 @@ def test_each_option_reaches_the_core(option: static2d.Option) -> None:
         "precision": "int8",
         "model": "owner/other-model",
         "quantize": "int8",
+        "dtype": "bfloat16",
         "token": "hf_secret",
     }
     embeddings = Static2DEmbeddings(**{option.name: values[option.name]})  # type: ignore[arg-type]

@@ -60,3 +60,33 @@ def test_a_lone_surrogate_names_its_item_through_the_adapter(tiny_static_model):
     embed = Static2DEmbeddings(model=str(tiny_static_model))
     with pytest.raises(ValueError, match=r"item 2 holds '\\udfff' at character 0, a lone surrogate"):
         embed.embed_documents(["the fox", "the dog", "\udfff"])
+
+
+def test_bytes_are_not_text_through_the_adapter(tiny_static_model):
+    embed = Static2DEmbeddings(model=str(tiny_static_model))
+    with pytest.raises(TypeError, match=r"got bytes \(b'abc'\): bytes are not text"):
+        embed.embed_documents(b"abc")
+    with pytest.raises(TypeError, match=r"item 0 is bytes \(b''\): bytes are not text\. Decode it first"):
+        embed.embed_query(b"")
+
+
+def _damaged(tmp_path, how):
+    import json
+
+    from static2d_testkit import make_static_model
+
+    path = make_static_model(tmp_path / how, fmt="sentence-transformers")
+    if how == "custom module":
+        modules = json.loads((path / "modules.json").read_text())
+        modules[0]["type"] = "custom_pkg.StaticEmbedding"
+        (path / "modules.json").write_text(json.dumps(modules))
+        return path, r"'custom_pkg\.StaticEmbedding', which is not one of sentence-transformers' own modules"
+    (path / "0_StaticEmbedding" / "tokenizer.json").write_bytes(b"\x00\xff binary")
+    return path, r"tokenizer\.json is not a tokenizer that Hugging Face tokenizers can read"
+
+
+@pytest.mark.parametrize("how", ["custom module", "damaged tokenizer"])
+def test_a_model_static2d_refuses_is_refused_through_the_adapter(tmp_path, how):
+    path, words = _damaged(tmp_path, how)
+    with pytest.raises(ValueError, match=words):
+        Static2DEmbeddings(model=str(path)).embed_query("the quick brown fox")

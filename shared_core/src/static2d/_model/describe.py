@@ -97,11 +97,50 @@ LEGACY_POOLING = (
 )
 POOLING_MODES = frozenset(name for _, name in LEGACY_POOLING)
 
+# sentence-transformers' own module classes that static2d runs, by every full name sentence-transformers has saved
+# them under in modules.json: `sentence_transformers.models.Pooling` (up to 5.x, also with the file name,
+# `...models.Pooling.Pooling` or `...models.pooling.Pooling`), and the 5.4+ / 6.x homes of each class
+# (`sentence_transformers.sentence_transformer.modules.pooling.Pooling`, `sentence_transformers.base.modules...`).
+_ST_PACKAGES = (
+    "sentence_transformers.models",
+    "sentence_transformers.sentence_transformer.modules",
+    "sentence_transformers.base.modules",
+)
+_ST_FILES = {
+    "Transformer": "transformer",
+    "Pooling": "pooling",
+    "Dense": "dense",
+    "Normalize": "normalize",
+    "StaticEmbedding": "static_embedding",
+}
+MODULE_KINDS: dict[str, str] = {
+    f"{package}.{name}": kind
+    for kind, file in _ST_FILES.items()
+    for package in _ST_PACKAGES
+    for name in (kind, f"{kind}.{kind}", f"{file}.{kind}")
+}
+
+
+def module_kind(type_name: str) -> str:
+    """What static2d runs a modules.json entry as: "Pooling", "Dense", ... for sentence-transformers' own classes.
+
+    Matched by the full name, never by its last part: any other type is returned as written, and no engine runs
+    it as one of these.
+
+    Example:
+        >>> module_kind("sentence_transformers.models.Pooling"), module_kind("custom_pkg.Pooling")
+        ('Pooling', 'custom_pkg.Pooling')
+    """
+    return MODULE_KINDS.get(type_name, type_name)
+
 
 def read_json(path: Path, expect: type = dict) -> Any:  # noqa: ANN401 - JSON is whatever the file holds
     """Read a model's JSON config, or say which file is damaged and how: not text, not JSON, not the shape expected."""
     try:
         text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as e:
+        msg = f"{path} is missing. The model files look incomplete: download the model again."
+        raise ValueError(msg) from e
     except UnicodeDecodeError as e:
         msg = f"{path} is not a text file ({e.reason}). The model files look damaged: download the model again."
         raise ValueError(msg) from None
@@ -150,8 +189,10 @@ def describe(folder: Path, name: str) -> ModelDescription:
                 msg = f"{modules_file}: entry {i} is {m!r}, not a module ({{'type': ..., 'path': ...}})."
                 raise ValueError(msg)
         types = [str(m.get("type", "")) for m in modules]
-        normalizes = any(t.endswith("Normalize") for t in types)
-        static = [m for m in modules if str(m.get("type", "")).endswith("StaticEmbedding")]
+        _refuse_foreign_modules(types, modules_file, name)
+        kinds = [module_kind(t) for t in types]
+        normalizes = "Normalize" in kinds
+        static = [m for m, kind in zip(modules, kinds, strict=True) if kind == "StaticEmbedding"]
         if static:
             static_dir = folder / str(static[0].get("path") or ".")
             fmt: StaticFormat = (
@@ -160,7 +201,7 @@ def describe(folder: Path, name: str) -> ModelDescription:
                 else "sentence-transformers-static"
             )
             return _static(folder, static_dir, name, fmt, config, prompts, default_prompt_name, normalizes)
-        if any(t.endswith(".Transformer") or t.endswith("models.Transformer") for t in types):
+        if "Transformer" in kinds:
             return _transformer(folder, name, config, modules, prompts, default_prompt_name)
         msg = (
             f"Model {name!r} is a sentence-transformers model with modules {types}, which static2d does not run: "
@@ -180,6 +221,21 @@ def describe(folder: Path, name: str) -> ModelDescription:
         "Hugging Face transformers (config.json with num_hidden_layers). Pass the directory of such a model."
     )
     raise ValueError(msg)
+
+
+def _refuse_foreign_modules(types: list[str], modules_file: Path, name: str) -> None:
+    """Refuse a module that is not sentence-transformers' own: its code is another package's, never run here."""
+    for i, type_name in enumerate(types):
+        if not type_name.startswith("sentence_transformers."):
+            msg = (
+                f"Model {name!r}: {modules_file} names module {i} {type_name!r}, which is not one of "
+                "sentence-transformers' own modules. static2d runs sentence-transformers' Transformer, Pooling, "
+                "Dense, Normalize and StaticEmbedding modules, named in full (such as "
+                "'sentence_transformers.models.Pooling'), and never another package's module, whatever its name "
+                "ends with. Fix the type in modules.json if it is one of those, or load this model with "
+                "sentence-transformers itself."
+            )
+            raise ValueError(msg)
 
 
 def _has_static_files(folder: Path) -> bool:
@@ -259,7 +315,7 @@ def _transformer(  # noqa: PLR0917 - private, called twice with everything descr
     prompts: dict[str, str],
     default_prompt_name: str | None,
 ) -> TransformerDescription:
-    kinds = [str(m.get("type", "")).rsplit(".", 1)[-1] for m in modules]
+    kinds = [module_kind(str(m.get("type", ""))) for m in modules]
     tf_dir = folder / str(modules[0].get("path") or "") if modules else folder
     if tf_dir != folder and (tf_dir / "config.json").is_file():
         config = read_json(tf_dir / "config.json")
@@ -284,7 +340,7 @@ def _transformer(  # noqa: PLR0917 - private, called twice with everything descr
     for module, kind in zip(modules[1:], kinds[1:], strict=True):
         path = folder / str(module.get("path") or "")
         if kind == "Pooling":
-            pooling, include_prompt = _read_pooling(path / "config.json")
+            pooling, include_prompt = _read_pooling(path / "config.json", name)
         elif kind == "Dense":
             dense.append(_read_dense(path))
     max_dims = hidden * len(pooling) if hidden else None
@@ -339,8 +395,14 @@ def _max_length(st_cfg: dict[str, Any], st_path: Path, tok_cfg: dict[str, Any], 
     return limit
 
 
-def _read_pooling(path: Path) -> tuple[tuple[str, ...], bool]:
-    cfg = _read_optional(path)
+def _read_pooling(path: Path, name: str) -> tuple[tuple[str, ...], bool]:
+    if not path.is_file():
+        msg = (
+            f"Model {name!r} has a Pooling module but no {path}: that file says how it pools (CLS token, mean, "
+            "...), and static2d will not guess. The model files look incomplete: download the model again."
+        )
+        raise ValueError(msg)
+    cfg = read_json(path)
     mode = cfg.get("pooling_mode")
     if mode is None:
         modes = tuple(name for key, name in LEGACY_POOLING if cfg.get(key)) or ("mean",)

@@ -8,11 +8,13 @@ with the torch engine (`static2d._torch.weights`).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from tokenizers import Tokenizer
 
 from static2d._model.describe import TransformerDescription, read_json
 from static2d._model.safetensors import read_header
@@ -70,6 +72,56 @@ def check_tokenizer_files(tf_dir: Path, name: str) -> None:
     raise ValueError(msg)
 
 
+def read_tokenizer(path: Path, name: str) -> Tokenizer:
+    """The Hugging Face fast tokenizer in `path` (a tokenizer.json), or a ValueError naming the file.
+
+    tokenizers raises a bare Exception for a file it cannot parse (empty, binary, malformed JSON, an unknown
+    model): this says which file, and what to do.
+
+    Example:
+        >>> read_tokenizer(Path("all-MiniLM-L6-v2/tokenizer.json"), "all-MiniLM-L6-v2")  # doctest: +SKIP
+    """
+    try:
+        return Tokenizer.from_file(str(path))
+    except Exception as e:  # tokenizers has no error class of its own: every failure is a bare Exception
+        if isinstance(e, OSError) and not path.is_file():
+            raise
+        why = str(e).splitlines()[0][:200] if str(e) else type(e).__name__
+        msg = (
+            f"Model {name!r}: {path} is not a tokenizer that Hugging Face tokenizers can read ({why}). The file "
+            "looks damaged or incomplete: download the model again."
+        )
+        raise ValueError(msg) from e
+
+
+def check_dense_heads(description: TransformerDescription) -> None:
+    """Refuse a Dense head whose safetensors weights do not have the shapes its config.json declares.
+
+    Example:
+        >>> check_dense_heads(static2d._model.describe(Path("all-MiniLM-L6-v2"), "m"))  # doctest: +SKIP
+    """
+    for dense in description.pipeline.dense:
+        path = dense.folder / "model.safetensors"
+        if not path.is_file():
+            continue  # a pickle alone is refused by check_no_pickled_modules; ONNX says the rest
+        found = {key: info.shape for key, info in read_header(path).items()}
+        expected: dict[str, tuple[int, ...]] = {"linear.weight": (dense.out_features, dense.in_features)}
+        if dense.bias:
+            expected["linear.bias"] = (dense.out_features,)
+        wrong = [
+            f"{key} {found.get(key, 'missing')} (expected {shape})"
+            for key, shape in expected.items()
+            if found.get(key) != shape
+        ]
+        if wrong:
+            msg = (
+                f"Model {description.name!r}: the Dense head in {dense.folder} does not fit its config.json "
+                f"(in_features {dense.in_features}, out_features {dense.out_features}, bias {dense.bias}): "
+                f"{'; '.join(wrong)} in {path}. The files look damaged or mismatched: download the model again."
+            )
+            raise ValueError(msg)
+
+
 def check_no_pickled_modules(folder: Path, name: str) -> None:
     """Refuse a module whose weights exist only as a pickle (pytorch_model.bin, ...): static2d never unpickles.
 
@@ -96,15 +148,71 @@ def _modules(folder: Path) -> list[dict[str, Any]]:
 
 
 def check_transformer_files(description: TransformerDescription) -> None:
-    """The checks that need no torch: a tokenizer, no pickled module, weights whose headers are whole.
+    """The checks that need no torch: a tokenizer that reads, no pickled module, whole weights, fitting heads.
+
+    Reading tokenizer.json costs a parse of the file (tens of ms for a 30,000-word vocabulary).
 
     Example:
         >>> check_transformer_files(static2d._model.describe(Path("all-MiniLM-L6-v2"), "m"))  # doctest: +SKIP
     """
     tf_dir = description.pipeline.tf_dir
     check_tokenizer_files(tf_dir, description.name)
+    if (tf_dir / "tokenizer.json").is_file():
+        read_tokenizer(tf_dir / "tokenizer.json", description.name)
     check_no_pickled_modules(description.folder, description.name)
     checkpoint_tensors(tf_dir)
+    check_dense_heads(description)
+
+
+# Float dtypes of safetensors that numpy reads; bfloat16 is read as its bits (numpy has no bfloat16).
+_NUMPY_FLOATS: dict[str, type[np.floating[Any]]] = {"F64": np.float64, "F32": np.float32, "F16": np.float16}
+_BLOCK = 1 << 24  # bytes of a tensor checked at a time
+
+
+def _all_finite(data: npt.NDArray[np.uint8], dtype: str) -> bool:
+    """Whether raw little-endian tensor bytes of a float dtype hold no NaN and no infinity."""
+    if dtype == "BF16":
+        bits = data.view(np.uint16)
+        return not bool(((bits & 0x7F80) == 0x7F80).any())  # exponent all ones: infinity or NaN
+    return bool(np.isfinite(data.view(_NUMPY_FLOATS[dtype])).all())
+
+
+def check_finite_weights(tf_dir: Path, name: str, keep: Callable[[str], bool]) -> None:
+    """Refuse a transformer whose float weights (those named by `keep`) hold NaN or infinity.
+
+    Each safetensors file is memory-mapped and its tensors read a block (16 MB) at a time, so the check needs no
+    torch and little memory. Cost: one read of the weights that run (~0.1 s per 100 MB from the page cache on
+    one core); integer tensors are skipped.
+
+    Example:
+        >>> check_finite_weights(Path("all-MiniLM-L6-v2"), "all-MiniLM-L6-v2", lambda key: True)  # doctest: +SKIP
+    """
+    bad: list[str] = []
+    files: set[Path] = set()
+    for path in sorted({path for _, path in checkpoint_tensors(tf_dir).values()}):
+        floats = (*_NUMPY_FLOATS, "BF16")
+        tensors = {k: info for k, info in read_header(path).items() if keep(k) and info.dtype in floats}
+        if not tensors:
+            continue
+        raw = np.memmap(path, dtype=np.uint8, mode="r")
+        for key, info in tensors.items():
+            width = 2 if info.dtype in ("F16", "BF16") else (4 if info.dtype == "F32" else 8)
+            step = _BLOCK - _BLOCK % width
+            if not all(
+                _all_finite(raw[start : min(start + step, info.end)], info.dtype)
+                for start in range(info.begin, info.end, step)
+            ):
+                bad.append(key)
+                files.add(path)
+        del raw
+    if bad:
+        shown = ", ".join(sorted(bad)[:SHOWN]) + (f" (and {len(bad) - SHOWN} more)" if len(bad) > SHOWN else "")
+        msg = (
+            f"Model {name!r}: the weights in {', '.join(map(str, sorted(files)))} hold NaN or infinite values in "
+            f"{len(bad)} tensor(s): {shown}. Every text would get a NaN vector. The file is damaged: download the "
+            "model again."
+        )
+        raise ValueError(msg)
 
 
 def check_finite(table: npt.NDArray[np.floating[Any]], path: Path, name: str) -> None:

@@ -2,7 +2,11 @@
 
 An entry is a folder holding the graph and `static2d.json`: the sha256 of each file, and the *source* it was
 built from (a content hash of the model's weights and config, the layers, the exporter's format and opset, and
-any option that changes the graph). An entry whose files or source do not match is never used: it is rebuilt.
+any option that changes the graph), with any check made of the graph when it was built (int8's agreement with
+the float graph). The graph file itself carries its source and check too, written into its own metadata when it
+is built: an entry is used only if its files match their sha256, and the graph's own record matches both the
+source asked for and `static2d.json`. So a graph built for another source (another depth, the float graph in an
+int8 entry) is never used, even with `static2d.json` rewritten to match it: it is rebuilt.
 Where the cache folder cannot be written, the graph is built in a temporary folder and kept in memory.
 """
 
@@ -18,7 +22,7 @@ import shutil
 import tempfile
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +33,7 @@ from static2d._model.hub import is_local
 logger = logging.getLogger("static2d")
 
 # Bump when the exported graph changes: older cache entries are then not reused.
-FORMAT = 3  # 3: the graph also outputs each shallower layer (encode_grid)
+FORMAT = 4  # 3: the graph also outputs each shallower layer (encode_grid); 4: it records its source and check
 OPSET = 17
 _META = "static2d.json"
 MODEL_FILE = "model.onnx"
@@ -44,12 +48,15 @@ def cache_root() -> Path:
     return Path(base) / "static2d" / "onnx"
 
 
-def weights_id(tf_dir: Path) -> str:
-    """A content hash of what the exported graph depends on: the safetensors weights and config.json."""
+def weights_id(tf_dir: Path, *, hub: bool = False) -> str:
+    """A content hash of what the exported graph depends on: the safetensors weights and config.json.
+
+    `hub`: the folder is a snapshot huggingface_hub gave for a hub id (its blobs are known by their names).
+    """
     h = hashlib.sha256(f"static2d-onnx/{FORMAT}/opset{OPSET}".encode())
     for path in [*sorted(tf_dir.glob("*.safetensors")), tf_dir / "config.json"]:
         if path.is_file():
-            h.update(f"|{path.name}={content_id(path)}".encode())
+            h.update(f"|{path.name}={content_id(path, hub=hub)}".encode())
     return h.hexdigest()
 
 
@@ -60,7 +67,7 @@ def source_of(
     return {
         "format": FORMAT,
         "opset": OPSET,
-        "weights": weights_id(description.pipeline.tf_dir),
+        "weights": weights_id(description.pipeline.tf_dir, hub=not is_local(description.name)),
         "layers": int(layers),
         "graph": dict(graph or {}),
     }
@@ -81,10 +88,121 @@ class CutModel:
     entry: Path | None
     model: bytes | Path
     inputs: tuple[str, ...]
+    check: Mapping[str, Any] = field(default_factory=dict)  # what was measured of the graph when it was built
+
+
+_STAMP_SOURCE = "static2d.source"
+_STAMP_CHECK = "static2d.check"
+
+
+def _canonical(value: Mapping[str, Any]) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+def stamp(graph: Path, source: Mapping[str, Any], check: Mapping[str, Any]) -> None:
+    """Write the graph's source and check into its own metadata (ModelProto.metadata_props), in place.
+
+    The graph's top-level protobuf records are copied as they are, less any static2d entry it was made with (a
+    graph quantized from a stamped float graph inherits that one's), and the two entries are appended as encoded
+    records (a protobuf message read from concatenated encodings merges them): no protobuf library is needed.
+    """
+    data = graph.read_bytes()
+    kept = [data[begin:end] for number, begin, end, payload in _spans(data) if not _is_stamp(number, payload)]
+    with graph.open("wb") as f:
+        f.writelines(kept)
+        for key, value in ((_STAMP_SOURCE, _canonical(source)), (_STAMP_CHECK, _canonical(check))):
+            f.write(_field(14, _field(1, key.encode()) + _field(2, value.encode())))
+
+
+def _is_stamp(number: int, payload: memoryview | None) -> bool:
+    if number != 14 or payload is None:
+        return False
+    key = _records(payload).get(1)
+    return key is not None and bytes(key[0]).startswith(b"static2d.")
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        out.append((n & 0x7F) | (0x80 if n > 0x7F else 0))
+        n >>= 7
+        if not n:
+            return bytes(out)
+
+
+def _field(number: int, payload: bytes) -> bytes:
+    return _varint(number << 3 | 2) + _varint(len(payload)) + payload
+
+
+def _read_varint(data: bytes | memoryview, at: int) -> tuple[int, int]:
+    shift = value = 0
+    while True:
+        byte = data[at]
+        at += 1
+        value |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return value, at
+        shift += 7
+        if shift > 63:
+            msg = "malformed varint"
+            raise ValueError(msg)
+
+
+def _spans(data: bytes | memoryview) -> list[tuple[int, int, int, memoryview | None]]:
+    """The top-level fields of one protobuf message: (number, begin, end, payload of a length-delimited one)."""
+    view = memoryview(data)
+    out: list[tuple[int, int, int, memoryview | None]] = []
+    at = 0
+    while at < len(view):
+        begin = at
+        key, at = _read_varint(view, at)
+        number, wire = key >> 3, key & 7
+        payload = None
+        if wire == 0:
+            _, at = _read_varint(view, at)
+        elif wire == 1:
+            at += 8
+        elif wire == 5:
+            at += 4
+        elif wire == 2:
+            size, at = _read_varint(view, at)
+            payload = view[at : at + size]
+            at += size
+        else:
+            msg = f"wire type {wire}"
+            raise ValueError(msg)
+        if at > len(view):
+            msg = "truncated message"
+            raise ValueError(msg)
+        out.append((number, begin, at, payload))
+    return out
+
+
+def _records(data: bytes | memoryview) -> dict[int, list[memoryview]]:
+    """The length-delimited fields of one protobuf message, by field number (other wire types skipped)."""
+    out: dict[int, list[memoryview]] = {}
+    for number, _, _, payload in _spans(data):
+        if payload is not None:
+            out.setdefault(number, []).append(payload)
+    return out
+
+
+def stamped(graph: bytes) -> dict[str, str]:
+    """The static2d entries of a serialized ONNX graph's metadata (ValueError: not a protobuf, or a key twice)."""
+    found: dict[str, str] = {}
+    for entry in _records(graph).get(14, []):
+        fields = _records(entry)
+        key = bytes(fields[1][0]).decode() if 1 in fields else ""
+        if key.startswith("static2d."):
+            if key in found:
+                msg = f"{key} twice"
+                raise ValueError(msg)
+            found[key] = bytes(fields[2][0]).decode() if 2 in fields else ""
+    return found
 
 
 def verify(entry: Path, source: Mapping[str, Any]) -> CutModel | None:
-    """The entry's graph if it was built from `source` and every file matches its recorded sha256; else None."""
+    """The entry's graph if it was built from `source`, as its files' sha256 and its graph's own record say."""
     try:
         meta = read_json(entry / _META)
         recorded: dict[str, dict[str, Any]] = meta["files"]
@@ -109,9 +227,19 @@ def verify(entry: Path, source: Mapping[str, Any]) -> CutModel | None:
                 digest = sha256_file(path)
             if digest != info["sha256"]:
                 return None
+        check = meta.get("check") or {}
+        own = stamped(data)
+        if own.get(_STAMP_SOURCE) != _canonical(source) or own.get(_STAMP_CHECK) != _canonical(check):
+            logger.warning(
+                "The cached ONNX graph %s was not built as its static2d.json says (its own record names %s): it "
+                "is not used.",
+                entry,
+                own.get(_STAMP_SOURCE, "no source"),
+            )
+            return None
         model: bytes | Path = data if len(recorded) == 1 else entry / MODEL_FILE
-        return CutModel(entry, model, tuple(meta["inputs"]))
-    except (OSError, ValueError, KeyError, TypeError):
+        return CutModel(entry, model, tuple(meta["inputs"]), dict(check))
+    except (OSError, ValueError, KeyError, TypeError, IndexError, UnicodeDecodeError):
         return None
 
 
@@ -131,10 +259,11 @@ def _install(tmp: Path, entry: Path, source: Mapping[str, Any]) -> None:
     os.rename(tmp, entry)
 
 
-def _write(folder: Path, source: Mapping[str, Any], inputs: list[str]) -> None:
+def _write(folder: Path, source: Mapping[str, Any], inputs: list[str], check: Mapping[str, Any]) -> None:
     meta = {
         "source": dict(source),
         "inputs": list(inputs),
+        "check": dict(check),
         "files": {p.name: {"sha256": sha256_file(p), "size": p.stat().st_size} for p in sorted(folder.iterdir())},
     }
     with (folder / _META).open("w", encoding="utf-8") as f:
@@ -143,8 +272,8 @@ def _write(folder: Path, source: Mapping[str, Any], inputs: list[str]) -> None:
         os.fsync(f.fileno())
 
 
-Build = Callable[[Path], list[str]]
-"""Writes the graph to the given path and returns its input names."""
+Build = Callable[[Path], tuple[list[str], dict[str, Any]]]
+"""Writes the graph to the given path; returns its input names and what was measured of it (JSON), if anything."""
 
 _WARNED: set[str] = set()
 
@@ -163,8 +292,9 @@ def get_or_build(description: TransformerDescription, source: Mapping[str, Any],
     except OSError as e:
         return _build_in_memory(source, build, why=f"{entry.parent} cannot be written ({e.strerror or e})")
     try:
-        inputs = build(tmp / MODEL_FILE)
-        _write(tmp, source, inputs)
+        inputs, check = build(tmp / MODEL_FILE)
+        stamp(tmp / MODEL_FILE, source, check)
+        _write(tmp, source, inputs, check)
         _install(tmp, entry, source)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -185,9 +315,9 @@ def _build_in_memory(source: Mapping[str, Any], build: Build, *, why: str) -> Cu
             why,
         )
     with tempfile.TemporaryDirectory(prefix="static2d-onnx-") as tmp:
-        inputs = build(Path(tmp) / MODEL_FILE)
+        inputs, check = build(Path(tmp) / MODEL_FILE)
         if len(list(Path(tmp).iterdir())) == 1:
-            return CutModel(None, (Path(tmp) / MODEL_FILE).read_bytes(), tuple(inputs))
+            return CutModel(None, (Path(tmp) / MODEL_FILE).read_bytes(), tuple(inputs), check)
         kept = Path(tempfile.mkdtemp(prefix="static2d-onnx-"))  # a graph with external weights needs its folder
         shutil.copytree(tmp, kept, dirs_exist_ok=True)
-        return CutModel(kept, kept / MODEL_FILE, tuple(inputs))
+        return CutModel(kept, kept / MODEL_FILE, tuple(inputs), check)

@@ -7,6 +7,7 @@ tokenizers and numpy alone.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from static2d._extras import install_hint
 from static2d._model.describe import TransformerDescription
@@ -57,12 +58,12 @@ def load_onnx(description: TransformerDescription, options: Options, layers: int
         msg = f"{why}. Use backend='torch'."
         raise OnnxUnsupportedError(msg)
 
-    def build(dest: Path) -> list[str]:
+    def build(dest: Path) -> tuple[list[str], dict[str, Any]]:
         require_export_tools(description.name)
         # before anything is exported or cached: weights that do not fit would export random layers
         tf_dir = description.pipeline.tf_dir
         check_transformer_weights(tf_dir, description.name, layers, trust_remote_code=options.trust_remote_code)
-        return export(description, layers, dest, trust_remote_code=options.trust_remote_code)
+        return export(description, layers, dest, trust_remote_code=options.trust_remote_code), {}
 
     if options.quantize is None:
         cut = get_or_build(description, source_of(description, layers), build)

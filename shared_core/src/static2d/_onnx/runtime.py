@@ -15,6 +15,7 @@ import numpy.typing as npt
 
 from static2d import _threads
 from static2d._model.describe import Pipeline, TransformerDescription
+from static2d._model.files import read_tokenizer
 from static2d._onnx.head import Dense, pool
 from static2d._vectors import normalize_rows
 
@@ -28,11 +29,11 @@ class OnnxUnsupportedError(ValueError):
     """The model cannot run on ONNX Runtime here (a module, an architecture or an export static2d cannot do)."""
 
 
-def transformer_tokenizer(pipeline: Pipeline) -> Any:  # noqa: ANN401 - a tokenizers.Tokenizer
+def transformer_tokenizer(pipeline: Pipeline, name: str = "") -> Any:  # noqa: ANN401 - a tokenizers.Tokenizer
     """The transformer's fast tokenizer, set up as sentence-transformers sets it (lower case, truncation)."""
-    from tokenizers import Tokenizer, normalizers
+    from tokenizers import normalizers
 
-    tok = Tokenizer.from_file(str(pipeline.tf_dir / "tokenizer.json"))
+    tok = read_tokenizer(pipeline.tf_dir / "tokenizer.json", name or str(pipeline.tf_dir))
     tok.no_padding()
     if pipeline.do_lower_case:
         # As sentence-transformers: a Lowercase normalizer goes first unless there is one already.
@@ -108,7 +109,7 @@ class OnnxEngine:
             options.intra_op_num_threads = _threads.limit()
         self.session = onnxruntime.InferenceSession(model, options, providers=["CPUExecutionProvider"])
         self.dense = tuple(Dense.load(d) for d in pipeline.dense)
-        self.tokenizer = transformer_tokenizer(pipeline)
+        self.tokenizer = transformer_tokenizer(pipeline, description.name)
         self.pad_id = pad_id(pipeline, self.tokenizer)
         self.special_ids = _special_ids(self.tokenizer)
         self.max_layers: int | None = description.max_layers

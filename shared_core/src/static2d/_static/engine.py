@@ -22,6 +22,7 @@ from tokenizers import Tokenizer
 
 from static2d import _threads
 from static2d._model.describe import StaticDescription
+from static2d._model.files import read_tokenizer
 from static2d._static.fasttok import FastTokenizer, accepted
 from static2d._static.joiner import Joiner
 from static2d._static.pool import BLOCK_BYTES, pool, sum_rows
@@ -48,7 +49,7 @@ class StaticEngine:
         self.max_dims = int(self.table.shape[1])
         self.max_layers: int | None = None
         self.layers: int | None = None
-        self.tokenizer = Tokenizer.from_file(str(files.static_dir / "tokenizer.json"))
+        self.tokenizer = read_tokenizer(files.static_dir / "tokenizer.json", files.name)
         self.tokenizer.no_padding()
         vocab_size = self.tokenizer.get_vocab_size()
         if vocab_size > self.table.shape[0]:

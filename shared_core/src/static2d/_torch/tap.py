@@ -36,11 +36,13 @@ class LayerTap:
         ...     layer_2 = tap.finished(2)
     """
 
-    def __init__(self, auto_model: Any) -> None:  # noqa: ANN401 - any torch module
+    def __init__(self, auto_model: Any, depths: Sequence[int] | None = None) -> None:  # noqa: ANN401 - torch module
         parent, attr = find_layer_list(auto_model)
         self.name = type(auto_model).__name__
         self.layers = list(getattr(parent, attr))
         self.final_norm = next((getattr(auto_model, a) for a in _FINAL_NORMS if hasattr(auto_model, a)), None)
+        # The depths captured (None: every layer); the deepest is always kept, for `check`.
+        self.depths = None if depths is None else sorted({*depths, len(self.layers)})
         self.captured: dict[int, Any] = {}
         self._handles: list[Any] = []
 
@@ -51,7 +53,8 @@ class LayerTap:
 
             return hook
 
-        self._handles = [layer.register_forward_hook(hook_for(d)) for d, layer in enumerate(self.layers, 1)]
+        wanted = range(1, len(self.layers) + 1) if self.depths is None else self.depths
+        self._handles = [self.layers[d - 1].register_forward_hook(hook_for(d)) for d in wanted]
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -72,6 +75,25 @@ class LayerTap:
         diff = float((self.finished(len(self.layers)) - output).abs().max())
         return diff / max(1.0, float(output.abs().max()))
 
+    def error_tensor(self, output: Any) -> Any:  # noqa: ANN401 - tensors
+        """`error` as a 0-d tensor on the output's device: no wait for the device (read it once, at the end)."""
+        import torch
+
+        if not output.numel():
+            return torch.zeros((), device=output.device)
+        diff = (self.finished(len(self.layers)) - output).abs().amax().float()
+        return diff / output.abs().amax().float().clamp(min=1.0)
+
+    def check_error(self, error: float) -> None:
+        """Raise ValueError unless `error` (the largest `error` over the passes) is within SELF_CHECK_ATOL."""
+        if not error <= SELF_CHECK_ATOL:
+            msg = (
+                f"encode_grid() cannot tell what {self.name} does after its last layer (its output differs from the "
+                f"last layer's by {error:.3g}), so it cannot give the cut models' vectors from one pass. Load one "
+                "encoder per depth with static2d.load(..., layers=l) instead."
+            )
+            raise ValueError(msg)
+
     def module(self, model: Any, inputs: Sequence[str], depths: Sequence[int]) -> Any:  # noqa: ANN401 - torch
         """A torch module for export: `model`'s last_hidden_state, then finished(d) for each of `depths`."""
         import torch
@@ -91,11 +113,4 @@ class LayerTap:
 
     def check(self, output: Any) -> None:  # noqa: ANN401 - a tensor
         """Raise ValueError unless the model's own output is finished(deepest layer): then every cut is known."""
-        error = self.error(output)
-        if not error <= SELF_CHECK_ATOL:
-            msg = (
-                f"encode_grid() cannot tell what {self.name} does after its last layer (its output differs from the "
-                f"last layer's by {error:.3g}), so it cannot give the cut models' vectors from one pass. Load one "
-                "encoder per depth with static2d.load(..., layers=l) instead."
-            )
-            raise ValueError(msg)
+        self.check_error(self.error(output))

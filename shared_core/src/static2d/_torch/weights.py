@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from static2d._model.files import SHOWN, checkpoint_tensors
+from static2d._model.files import SHOWN, check_finite_weights, checkpoint_tensors
 from static2d._torch.cut import find_layer_list, quiet_transformers
 
 # Modules of the Hugging Face base model that sentence-transformers and the ONNX graph never run (they use the
@@ -71,7 +71,8 @@ def _names(keys: list[str]) -> str:
 def check_transformer_weights(tf_dir: Path, name: str, layers: int, *, trust_remote_code: bool) -> None:
     """Refuse weights that do not fit config.json's architecture for the first `layers` layers (those that run).
 
-    Missing, unexpected and wrongly shaped tensors are each named, with the file; tensors of layers that will not
+    Missing, unexpected and wrongly shaped tensors are each named, with the file, and so are tensors that run and
+    hold NaN or infinity (`check_finite_weights`: one read of those weights); tensors of layers that will not
     run, of modules that never run (the pooler), buffers transformers recomputes and heads for other tasks (such as
     `cls.*`, outside the base model) are not counted.
 
@@ -101,6 +102,12 @@ def check_transformer_weights(tf_dir: Path, name: str, layers: int, *, trust_rem
         if k in expected.shapes and runs(k) and shape != expected.shapes[k]
     ]
     if not (missing or unexpected or wrong):
+        # then the values: a NaN or an infinity in a weight that runs makes every vector NaN
+        def used(key: str) -> bool:
+            model_key = _model_key(key, expected)
+            return model_key in expected.shapes and runs(model_key)
+
+        check_finite_weights(tf_dir, name, used)
         return
     files = sorted({str(path) for _, path in found.values()}) or [str(tf_dir / "model.safetensors")]
     declared = _declared_layers(expected, layer_re)

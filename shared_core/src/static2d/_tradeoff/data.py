@@ -48,6 +48,10 @@ class Task:
 def _csv_rows(text: str, delimiter: str, where: str) -> list[object]:
     reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
     rows: list[object] = []
+    # csv refuses a field over 131,072 characters by default; a text of any length is read, as from JSON Lines
+    # (the limit is the module's, so it is raised for this read and put back)
+    limit = csv.field_size_limit()
+    csv.field_size_limit(max(limit, len(text) + 1))
     try:
         for row in reader:
             if None in row or None in row.values():
@@ -61,6 +65,8 @@ def _csv_rows(text: str, delimiter: str, where: str) -> list[object]:
     except csv.Error as e:
         msg = f"{where}, line {reader.line_num} is not valid CSV ({e})."
         raise ValueError(msg) from None
+    finally:
+        csv.field_size_limit(limit)
     return rows
 
 
@@ -94,7 +100,7 @@ def _read_rows(path: Path, what: str) -> list[dict[str, object]]:
         msg = f"{where} has an unknown format ({suffix or 'no extension'}): use a {formats} file."
         raise ValueError(msg)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # a byte-order mark (Excel's "CSV UTF-8") is not data
     except FileNotFoundError:
         msg = f"{where} does not exist. Give the path of a {formats} file."
         raise FileNotFoundError(msg) from None

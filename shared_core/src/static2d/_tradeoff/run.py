@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import math
 import os
+import tempfile
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
@@ -24,6 +26,53 @@ from static2d._options import Backend
 from static2d._tradeoff.data import read_task, score
 from static2d._tradeoff.result import Tradeoff
 from static2d._vectors import normalize_rows
+
+
+def check_output(path: str | os.PathLike[str], option: str) -> Path:
+    """Refuse, before anything is measured, an output file that could not be written once it is.
+
+    A path that is a folder, a folder that is a file, or a folder this process cannot write to (tried by creating
+    and removing a temporary file there: what a read-only folder or file system refuses, even to root).
+
+    Args:
+        path: Where the result will be written (missing folders are made then).
+        option: How the user named it, for the message (e.g. "--csv").
+
+    Returns:
+        The path.
+
+    Raises:
+        ValueError: The path is a folder, or a folder on its way is a file.
+        PermissionError: The file or its folder cannot be written.
+
+    Example:
+        >>> check_output("out/grid.csv", "--csv")  # doctest: +SKIP
+        PosixPath('out/grid.csv')
+    """
+    out = Path(path)
+    if out.is_dir():
+        msg = f"{option} {str(out)!r} is a folder; give the path of a file in it, such as {str(out / out.name)!r}."
+        raise ValueError(msg)
+    folder = out.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        msg = f"{option} {str(out)!r} cannot be written: {str(folder)!r} is a file, not a folder. Choose another path."
+        raise ValueError(msg)
+    try:
+        if out.exists():
+            with out.open("ab"):  # opened for writing, nothing written
+                pass
+        else:
+            with tempfile.TemporaryFile(dir=folder):
+                pass
+    except OSError as e:
+        msg = (
+            f"{option} {str(out)!r} cannot be written ({e.strerror or e}): choose a file in a folder you can write "
+            "to. Nothing was measured yet."
+        )
+        raise PermissionError(msg) from e
+    return out
 
 
 def _default_layers(max_layers: int) -> list[int]:

@@ -63,6 +63,7 @@ class Static2DEmbedding(BaseEmbedding):
     token: SecretStr | None = _option("token", exclude=True, repr=False)  # never in to_dict(), a repr or a pickle
     backend: static2d.Backend = _option("backend")
     quantize: static2d.Quantize = _option("quantize")
+    dtype: static2d.Dtype = _option("dtype")
     precision: static2d.Precision = _option("precision")
     # LlamaIndex's own
     show_progress_bar: bool = Field(default=False, description="Show static2d's progress bar over its batches.")

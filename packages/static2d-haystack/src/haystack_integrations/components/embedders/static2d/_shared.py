@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 
 from haystack import default_from_dict
 from haystack.utils import ComponentDevice, Secret, deserialize_secrets_inplace
+from haystack.utils.auth import SecretType
 
 import static2d
 
@@ -65,7 +66,8 @@ def document_options(init: Callable[..., None]) -> None:
 
     The options are declared once per component (its typed signature); their docs are never written twice.
     """
-    wrap = textwrap.TextWrapper(width=116, initial_indent=" " * 12, subsequent_indent=" " * 16)
+    # (no break at a hyphen: "sentence-transformers" stays one word, and the doc reads back word for word)
+    wrap = textwrap.TextWrapper(width=116, initial_indent=" " * 12, subsequent_indent=" " * 16, break_on_hyphens=False)
     docs = "\n".join(wrap.fill(f"{o.name}: {o.doc}") for o in static2d.OPTIONS if o.name not in HAYSTACK_TYPED)
     init.__doc__ = (init.__doc__ or "").replace("        Args:\n", f"        Args:\n{docs}\n", 1)
 
@@ -112,6 +114,14 @@ class Static2DComponent:
         options["device"] = self.device.to_torch_str() if self.device is not None else None
         options["token"] = self.token.resolve_value() if self.token is not None else None
         self._encoder = static2d.load(**options, lazy=True)
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Never a token's value in a pickle, as the core's Encoder: a Secret.from_token is left out (the other side
+        # reads HF_TOKEN, if it needs a token); a Secret.from_env_var holds only the variables' names, and stays.
+        state = dict(self.__dict__)
+        if isinstance(self.token, Secret) and self.token.type == SecretType.TOKEN:
+            state["token"] = None
+        return state
 
     @property
     def embedding_dim(self) -> int:

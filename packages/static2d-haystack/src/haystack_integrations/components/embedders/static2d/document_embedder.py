@@ -61,6 +61,7 @@ class Static2DDocumentEmbedder(Static2DComponent):
         max_length: int | None = None,
         backend: static2d.Backend = "auto",
         quantize: static2d.Quantize = None,
+        dtype: static2d.Dtype = "float32",
         precision: static2d.Precision = "float32",
         token: Secret | None = DEFAULT_TOKEN,
         prefix: str = "",

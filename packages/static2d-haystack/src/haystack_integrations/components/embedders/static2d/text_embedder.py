@@ -58,6 +58,7 @@ class Static2DTextEmbedder(Static2DComponent):
         max_length: int | None = None,
         backend: static2d.Backend = "auto",
         quantize: static2d.Quantize = None,
+        dtype: static2d.Dtype = "float32",
         precision: static2d.Precision = "float32",
         token: Secret | None = DEFAULT_TOKEN,
         prefix: str = "",
@@ -134,6 +135,8 @@ class Static2DTextEmbedder(Static2DComponent):
 
 
 def _check_text(text: object) -> None:
+    if isinstance(text, (bytes, bytearray)):
+        static2d.check_text(text, "Static2DTextEmbedder.run")  # says bytes are not text, and to decode them
     if not isinstance(text, str):
         msg = (
             "Static2DTextEmbedder expects a string as input. "

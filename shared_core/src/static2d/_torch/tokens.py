@@ -1,0 +1,252 @@
+"""The torch engine's tokenizer: sentence-transformers' very ids, from the fastest tokenizer proven to give them.
+
+sentence-transformers tokenizes a batch with its Hugging Face tokenizer (padded, truncated to the model's max
+length), after a step that depends on its version (sentence-transformers 5 and older strip each text, and lower-case
+it when the module says `do_lower_case`; 6 passes it as it is). The engine tokenizes texts on a CPU thread ahead of
+the device, so it needs the ids without sentence-transformers' per-batch tensors. It tries candidates, fastest first,
+and keeps the first that gives sentence-transformers' own ids, token type ids and lengths on every probe text at load
+(awkward whitespace, case, Unicode, special-token strings, a text past the max length):
+
+1. (the seam for the fast exact tokenizer: tokie, where the static engine's proof of it covers special tokens and
+   truncation; `_fast_candidates` is where it goes, ahead of the others, and the same probe holds it to these ids);
+2. the Hugging Face `tokenizers` tokenizer the model loaded (its tokenizer.json), with the model's truncation, on
+   the texts as this sentence-transformers passes them (each way of stripping / lower-casing tried);
+3. sentence-transformers' own preprocessing, window by window: exact by construction, slower.
+
+Padding is not the tokenizer's business here: the batches are padded by `pipeline.assemble`, on the side and with
+the pad ids sentence-transformers used on the probe.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from importlib import resources
+from itertools import chain
+from typing import Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+# Texts the chosen tokenizer must cut into sentence-transformers' very ids before it is used.
+PROBES = (
+    "",
+    " ",
+    "Hello, world!",
+    "A man is playing a large flute.",
+    "  leading and trailing spaces  ",
+    "\u00a0\u3000 no-break and ideographic spaces at both ends \u2003\n",
+    "\tTabs\nand\r\nnewlines\n",
+    "Ünïcödé àccents, ß and ﬁ ligatures; Straße ÉCOLE Œuvre ǅ İstanbul ½ ² Ⅻ",
+    "UPPER CASE and MiXeD CaSe words",
+    "中文字符 and 日本語 mixed with English",
+    "\uff26\uff35\uff2c\uff2c\uff37\uff29\uff24\uff34\uff28 \uff76\uff80\uff76\uff85 \uff11\uff12\uff13",
+    "emoji 🐼🎉 👨\u200d👩\u200d👧 🇫🇷 and symbols ©®™ ← → ∑",
+    "Привет мир, مرحبا بالعالم, שלום, नमस्ते",
+    "a" * 150,
+    "supercalifragilisticexpialidocious antidisestablishmentarianism",
+    "[CLS] [SEP] [MASK] <s> </s> <unk> <pad> [UNK] <|endoftext|>",
+    "numbers 3.14159 1,000,000 2024-01-01 don't can't",
+    "\u200b zero\u200bwidth \ufeff bom \x00 nul \x7f del x\u00a0y\u2003z",
+    "e\u0301 combining mark at the start: \u0301x",
+    "query: what is the capital of France?",
+    "x",
+)
+_CALIBRATION_PROBES = 64  # lines of static2d's calibration text added to the probes (ordinary English)
+
+
+@dataclass(frozen=True)
+class Tokens:
+    """Token ids of several texts, concatenated: text i is ids[offsets[i] : offsets[i] + lengths[i]]."""
+
+    ids: npt.NDArray[np.int64]
+    lengths: npt.NDArray[np.intp]
+    type_ids: npt.NDArray[np.int64] | None  # as `ids`; None where the model takes no token type ids
+
+    @property
+    def offsets(self) -> npt.NDArray[np.intp]:
+        """Where each text's ids start in `ids`."""
+        out = np.zeros(len(self.lengths), dtype=np.intp)
+        np.cumsum(self.lengths[:-1], out=out[1:])
+        return out
+
+    def take(self, rows: npt.NDArray[np.intp]) -> Tokens:
+        """The texts `rows` (in that order), as a new Tokens."""
+        lengths = self.lengths[rows]
+        starts = self.offsets[rows]
+        total = int(lengths.sum())
+        # position k of the output is ids[starts[row] + (k - first output position of row)]
+        ends = np.cumsum(lengths)
+        index = np.repeat(starts - (ends - lengths), lengths) + np.arange(total, dtype=np.intp)
+        types = None if self.type_ids is None else self.type_ids[index]
+        return Tokens(self.ids[index], lengths, types)
+
+    @staticmethod
+    def join(parts: Sequence[Tokens]) -> Tokens:
+        """The texts of several Tokens, one after the other."""
+        types = [p.type_ids for p in parts]
+        return Tokens(
+            np.concatenate([p.ids for p in parts]),
+            np.concatenate([p.lengths for p in parts]),
+            None if any(t is None for t in types) else np.concatenate(types),  # type: ignore[arg-type]
+        )
+
+
+class TextTokenizer(Protocol):
+    """What the pipeline needs of a tokenizer: the ids of texts (special tokens added, truncated), unpadded."""
+
+    name: str
+
+    def tokenize(self, texts: Sequence[str]) -> Tokens:
+        """The texts' ids, as sentence-transformers' tokenizer gives them (without the padding)."""
+        ...
+
+
+@dataclass(frozen=True)
+class Layout:
+    """How sentence-transformers lays a batch out, as observed on the probe: padding side, pad ids, inputs."""
+
+    pad_id: int
+    pad_type_id: int
+    left: bool  # padded on the left
+    type_ids: bool  # the model takes token_type_ids
+
+
+class HuggingFaceTokenizer:
+    """A Hugging Face `tokenizers` tokenizer (a copy of the model's), with the model's truncation and no padding."""
+
+    def __init__(self, backend: Any, *, strip: bool, lower: bool, type_ids: bool) -> None:  # noqa: ANN401 - tokenizers'
+        self._tokenizer = backend
+        self._strip = strip
+        self._lower = lower
+        self._type_ids = type_ids
+        self.name = "tokenizers" + (" (stripped)" if strip else "") + (" (lower-cased)" if lower else "")
+
+    def tokenize(self, texts: Sequence[str]) -> Tokens:
+        """The ids of `texts` (encode_batch_fast: threads of its own, without holding the GIL)."""
+        items = list(texts)
+        if self._strip:
+            items = [t.strip() for t in items]
+        if self._lower:
+            items = [t.lower() for t in items]
+        encodings = self._tokenizer.encode_batch_fast(items)
+        lengths = np.fromiter(map(len, encodings), dtype=np.intp, count=len(encodings))
+        total = int(lengths.sum())
+        ids = np.fromiter(chain.from_iterable(e.ids for e in encodings), dtype=np.int64, count=total)
+        types = None
+        if self._type_ids:
+            types = np.fromiter(chain.from_iterable(e.type_ids for e in encodings), dtype=np.int64, count=total)
+        return Tokens(ids, lengths, types)
+
+
+class SentenceTransformersTokenizer:
+    """sentence-transformers' own preprocessing (`preprocess`, or `tokenize` before version 6), unpadded again."""
+
+    name = "sentence-transformers"
+
+    def __init__(self, model: Any, *, type_ids: bool) -> None:  # noqa: ANN401 - a SentenceTransformer
+        self._preprocess: Callable[[list[str]], dict[str, Any]] = getattr(model, "preprocess", None) or model.tokenize
+        self._type_ids = type_ids
+
+    def features(self, texts: Sequence[str]) -> dict[str, Any]:
+        """sentence-transformers' padded tensors for `texts`."""
+        return self._preprocess(list(texts))
+
+    def tokenize(self, texts: Sequence[str]) -> Tokens:
+        """The ids of `texts`, read back from sentence-transformers' padded batch through its attention mask."""
+        if not texts:
+            empty = np.zeros(0, dtype=np.int64)
+            return Tokens(empty, np.zeros(0, dtype=np.intp), empty if self._type_ids else None)
+        features = self.features(texts)
+        mask = features["attention_mask"].bool()
+        types = features.get("token_type_ids")
+        return Tokens(
+            features["input_ids"][mask].numpy().astype(np.int64),
+            mask.sum(dim=1).numpy().astype(np.intp),
+            types[mask].numpy().astype(np.int64) if self._type_ids and types is not None else None,
+        )
+
+
+def probe_texts(max_length: int | None) -> list[str]:
+    """The probe texts: the awkward ones, ordinary English, texts past the max length, and all of them joined."""
+    text = resources.files("static2d").joinpath("calibration.txt").read_text(encoding="utf-8")
+    lines = [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")]
+    past = (max_length or 512) + 3
+    return [*PROBES, *lines[:_CALIBRATION_PROBES], "word " * past, "Straße " * past, "\n".join(PROBES)]
+
+
+def exact_tokenizer(
+    model: Any,  # noqa: ANN401 - a SentenceTransformer
+    forward_inputs: frozenset[str],
+) -> tuple[TextTokenizer, Layout]:
+    """The fastest tokenizer that gives sentence-transformers' ids on every probe text, and the batch layout.
+
+    Args:
+        model: The loaded SentenceTransformer (its max length already set).
+        forward_inputs: The names the transformer's forward takes (token_type_ids is passed only if it does).
+
+    Returns:
+        (tokenizer, layout): the tokenizer chosen, and how sentence-transformers pads a batch.
+    """
+    probes = probe_texts(getattr(model, "max_seq_length", None))
+    reference = SentenceTransformersTokenizer(model, type_ids=True)
+    features = reference.features(probes)
+    mask = features["attention_mask"].bool()
+    ids = features["input_ids"]
+    types = features.get("token_type_ids")
+    type_ids = types is not None and "token_type_ids" in forward_inputs
+    padded = ~mask
+    layout = Layout(
+        pad_id=int(ids[padded][0]) if bool(padded.any()) else 0,
+        pad_type_id=int(types[padded][0]) if types is not None and type_ids and bool(padded.any()) else 0,
+        left=bool((~mask[:, 0]).any()),
+        type_ids=type_ids,
+    )
+    expected = SentenceTransformersTokenizer(model, type_ids=type_ids).tokenize(probes)
+    for candidate in _fast_candidates(model, type_ids):
+        try:
+            got = candidate.tokenize(probes)
+        except (TypeError, ValueError, RuntimeError, AttributeError):
+            continue
+        if _same(got, expected):
+            return candidate, layout
+    return SentenceTransformersTokenizer(model, type_ids=type_ids), layout
+
+
+def _fast_candidates(model: Any, type_ids: bool) -> Iterator[TextTokenizer]:  # noqa: ANN401 - a SentenceTransformer
+    """Tokenizers faster than sentence-transformers' preprocessing, fastest first (each still to be proven).
+
+    The fast exact tokenizer (tokie) goes first here once its proof covers special tokens and truncation.
+    """
+    tokenizer = getattr(model, "tokenizer", None)
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is None or not hasattr(backend, "encode_batch_fast"):
+        return
+    max_length = _truncation_length(model, tokenizer)
+    lower = bool(getattr(model[0], "do_lower_case", False))
+    for strip in (False, True):
+        for lowered in (False, True) if lower else (False,):
+            copy = type(backend).from_str(backend.to_str())  # the model's own tokenizer stays as it is
+            copy.no_padding()
+            if max_length is None:
+                copy.no_truncation()
+            else:
+                direction = str(getattr(tokenizer, "truncation_side", "right"))
+                copy.enable_truncation(max_length, strategy="longest_first", direction=direction)
+            yield HuggingFaceTokenizer(copy, strip=strip, lower=lowered, type_ids=type_ids)
+
+
+def _truncation_length(model: Any, tokenizer: Any) -> int | None:  # noqa: ANN401
+    """The length sentence-transformers truncates to: its max_seq_length, else the tokenizer's own limit."""
+    given = getattr(model, "max_seq_length", None)
+    if given is not None:
+        return int(given)
+    limit = getattr(tokenizer, "model_max_length", None)
+    return int(limit) if isinstance(limit, int) and limit < 10**20 else None
+
+
+def _same(a: Tokens, b: Tokens) -> bool:
+    same_types = (a.type_ids is None) == (b.type_ids is None) and (
+        a.type_ids is None or np.array_equal(a.type_ids, b.type_ids)  # type: ignore[arg-type]
+    )
+    return np.array_equal(a.lengths, b.lengths) and np.array_equal(a.ids, b.ids) and same_types
