@@ -92,6 +92,7 @@ def test_ids_and_vectors_equal_hugging_face_whichever_path(
     kind, m2v_dir, st_dir = family
     m2v = fmt == "model2vec"
     path, folder = (m2v_dir, m2v_dir) if m2v else (st_dir, st_dir / "0_StaticEmbedding")
+    static2d.clear_cache()  # a fresh engine: its word cache counts this test's texts only, not earlier tests'
     enc = static2d.load(path, normalize=False)
     engine = _engine(enc)
     assert engine.tokenizer_path == PATHS[kind]
