@@ -172,7 +172,8 @@ def ceiling_fn(engine: Any, texts: Sequence[str], device: str) -> Callable[[], N
     import torch
     from static2d._torch.pipeline import Prefetcher
 
-    with Prefetcher(texts, "", engine.tokenizer, engine.layout, engine.max_batch_tokens, 1 << 30) as batches:
+    budget, least = engine.max_batch_tokens, engine.min_batch_texts
+    with Prefetcher(texts, "", engine.tokenizer, engine.layout, budget, 1 << 30, min_rows=least) as batches:
         ready = [{k: v.to(device) for k, v in b.inputs.items() if k in engine._inputs} for b in batches]
     if engine._mask_4d:  # as the engine passes masks (no check of their values on the device)
         for inputs in ready:
