@@ -369,7 +369,7 @@ if __name__ == "__main__":
     parser.add_argument("--smoke", action="store_true", help="a tiny CPU run of every step (a small BERT config)")
     parser.add_argument("--quick", action="store_true", help="fewer texts")
     parser.add_argument(
-        "--rounds", type=int, default=None, help="timed rounds per contender, interleaved (at most 3; default 3, --smoke 1)"
+        "--rounds", type=int, default=None, help="timed rounds per contender, interleaved (at most 3; --smoke: 1)"
     )
     parser.add_argument("--json", type=Path, default=None, help="also write the output to this file (as JSON)")
     arguments = parser.parse_args()
