@@ -172,7 +172,8 @@ def ceiling_fn(engine: Any, texts: Sequence[str], device: str) -> Callable[[], N
     import torch
     from static2d._torch.pipeline import Prefetcher
 
-    with Prefetcher(texts, "", engine.tokenizer, engine.layout, engine.max_batch_tokens, 1 << 30) as batches:
+    budget, least = engine.max_batch_tokens, engine.min_batch_texts
+    with Prefetcher(texts, "", engine.tokenizer, engine.layout, budget, 1 << 30, min_rows=least) as batches:
         ready = [{k: v.to(device) for k, v in b.inputs.items() if k in engine._inputs} for b in batches]
     if engine._mask_4d:  # as the engine passes masks (no check of their values on the device)
         for inputs in ready:
@@ -234,7 +235,8 @@ def measure(args: argparse.Namespace) -> str:
     quick = bool(getattr(args, "quick", False))
     n_short = 256 if smoke else (2048 if quick else 8192)
     n_long = 32 if smoke else (256 if quick else 1024)
-    rounds = 1 if smoke else max(1, min(int(getattr(args, "rounds", 3)), 3))
+    given = getattr(args, "rounds", None)
+    rounds = max(1, min(int(given), 3)) if given else (1 if smoke else 3)
     sets = {"short": short_texts(n_short), "passages": passages(n_long)}
     lines = [
         f"device:   {torch.cuda.get_device_name(0) if not smoke else 'CPU (--smoke)'}; torch {torch.__version__}"
@@ -366,7 +368,9 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--smoke", action="store_true", help="a tiny CPU run of every step (a small BERT config)")
     parser.add_argument("--quick", action="store_true", help="fewer texts")
-    parser.add_argument("--rounds", type=int, default=3, help="timed rounds per contender, interleaved (at most 3)")
+    parser.add_argument(
+        "--rounds", type=int, default=None, help="timed rounds per contender, interleaved (at most 3; --smoke: 1)"
+    )
     parser.add_argument("--json", type=Path, default=None, help="also write the output to this file (as JSON)")
     arguments = parser.parse_args()
     text = run(arguments)

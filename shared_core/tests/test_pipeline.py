@@ -59,17 +59,18 @@ class _Shapes:
 def test_cut_respects_the_token_budget_and_the_row_cap() -> None:
     rng = np.random.default_rng(0)
     lengths = np.sort(rng.integers(1, 300, size=5000))[::-1]
-    for max_tokens, max_rows in ((1024, 10_000), (1024, 7), (100, 64), (50, 3)):
-        ends = cut(lengths, max_tokens, max_rows)
+    for max_tokens, max_rows, min_rows in ((1024, 10_000, 1), (1024, 7, 1), (100, 64, 1), (50, 3, 1), (1024, 64, 32)):
+        ends = cut(lengths, max_tokens, max_rows, min_rows)
         assert ends[-1] == len(lengths)
         starts = [0, *ends[:-1]]
         for start, end in zip(starts, ends, strict=True):
             rows, width = end - start, int(lengths[start])
             assert 1 <= rows <= max_rows
-            assert rows * width <= max_tokens or rows == 1  # a text longer than the budget is a batch of its own
-            # full: one more text would break the budget or the cap (except the last batch)
+            # within the budget, or a single text longer than it, or the floor of rows (min_rows) of long texts
+            assert rows * width <= max_tokens or rows == 1 or rows == min_rows
+            # full: one more text would break the budget, the cap or the floor (except the last batch)
             if end < len(lengths):
-                assert rows == max_rows or (rows + 1) * width > max_tokens
+                assert rows == max_rows or ((rows + 1) * width > max_tokens and rows >= min_rows)
 
 
 def test_batches_hold_sentence_transformers_ids_and_every_row_once(bert: Path) -> None:
@@ -150,6 +151,7 @@ def test_memory_is_bounded_by_the_token_budget_not_the_text_count(bert: Path) ->
     enc = static2d.load(bert, backend="torch")
     engine = _engine(enc)
     budget, engine.max_batch_tokens = engine.max_batch_tokens, 384
+    least, engine.min_batch_texts = engine.min_batch_texts, 1  # (the CPU's floor of texts a batch, tested below)
     shapes = _Shapes(engine)
     try:
         few, many = _texts(30), _texts(1500)
@@ -167,7 +169,7 @@ def test_memory_is_bounded_by_the_token_budget_not_the_text_count(bert: Path) ->
         assert max(rows) > 3 * min(rows)
     finally:
         shapes.close()
-        engine.max_batch_tokens = budget
+        engine.max_batch_tokens, engine.min_batch_texts = budget, least
 
 
 def test_batch_size_caps_the_texts_per_batch(bert: Path) -> None:

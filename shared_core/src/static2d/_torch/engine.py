@@ -37,6 +37,9 @@ if TYPE_CHECKING:
 # Padded tokens per batch: the device's memory for activations is bounded by this, not by the number of texts.
 ACCELERATOR_BATCH_TOKENS = 65536
 CPU_BATCH_TOKENS = 1024  # measured: on the CPU, batches that stay in cache beat big ones (docs/performance.md)
+# On the CPU a batch holds at least this many texts (as sentence-transformers' default batch): long texts then
+# exceed the token budget rather than run a few to a batch, where each operation's fixed cost dominates.
+CPU_MIN_BATCH_TEXTS = 32
 # Texts per batch when batch_size is not given (the token budget binds first, but on texts of a few tokens).
 DEFAULT_BATCH_TEXTS = 4096
 _IN_FLIGHT = 2  # batches queued on the device before the oldest one's vectors are read back
@@ -104,7 +107,9 @@ class TorchEngine:
         if dtype != "float32":
             self.auto_model.to(torch_dtype(dtype))
         self.model.to(self.device)
-        self.max_batch_tokens = ACCELERATOR_BATCH_TOKENS if is_accelerator(self.device) else CPU_BATCH_TOKENS
+        accelerated = is_accelerator(self.device)
+        self.max_batch_tokens = ACCELERATOR_BATCH_TOKENS if accelerated else CPU_BATCH_TOKENS
+        self.min_batch_texts = 1 if accelerated else CPU_MIN_BATCH_TEXTS
         self._cuda = self.device.startswith("cuda")
         self._no_mask = no_mask and self._runs_without_waiting()
         self._prompt_lengths: dict[str, int] = {}
@@ -208,6 +213,7 @@ class TorchEngine:
                     self.layout,
                     self.max_batch_tokens,
                     batch_size,
+                    min_rows=self.min_batch_texts,
                     prompt_tokens=self._prompt_tokens(prompt),
                     pin=self._cuda,
                 )

@@ -40,10 +40,11 @@ class Batch:
     tokens: int  # rows x width: the padded tokens the device runs
 
 
-def cut(lengths: npt.NDArray[np.intp], max_tokens: int, max_rows: int) -> list[int]:
+def cut(lengths: npt.NDArray[np.intp], max_tokens: int, max_rows: int, min_rows: int = 1) -> list[int]:
     """Where batches end in texts sorted longest first: at most `max_tokens` padded tokens, `max_rows` rows each.
 
-    A batch is as wide as its first (longest) text; a text longer than `max_tokens` is a batch of its own.
+    A batch is as wide as its first (longest) text, and holds at least `min_rows` rows (then more than
+    `max_tokens` tokens where its texts are long); a text longer than `max_tokens` is a batch of its own.
 
     Example:
         >>> cut(np.array([8, 4, 4, 4, 2, 2]), max_tokens=12, max_rows=4)
@@ -53,7 +54,7 @@ def cut(lengths: npt.NDArray[np.intp], max_tokens: int, max_rows: int) -> list[i
     start, n = 0, len(lengths)
     while start < n:
         width = max(1, int(lengths[start]))
-        rows = max(1, min(max_rows, max_tokens // width))
+        rows = max(1, min(max_rows, max(min_rows, max_tokens // width)))
         start = min(n, start + rows)
         ends.append(start)
     return ends
@@ -104,6 +105,7 @@ class Prefetcher:
         max_tokens: int,
         max_rows: int,
         *,
+        min_rows: int = 1,
         prompt_tokens: int = 0,
         pin: bool = False,
     ) -> None:
@@ -113,6 +115,7 @@ class Prefetcher:
         self._layout = layout
         self._max_tokens = max_tokens
         self._max_rows = max_rows
+        self._min_rows = min_rows
         self._prompt_tokens = prompt_tokens
         self._pin = pin
         self._queue: queue.Queue[Batch | BaseException | None] = queue.Queue(maxsize=_AHEAD)
@@ -174,7 +177,7 @@ class Prefetcher:
                 rows, tokens = np.concatenate([carried[0], rows]), Tokens.join([carried[1], tokens])
             by_length = np.argsort(-tokens.lengths, kind="stable")
             rows, tokens = rows[by_length], tokens.take(by_length)
-            ends = cut(tokens.lengths, self._max_tokens, self._max_rows)
+            ends = cut(tokens.lengths, self._max_tokens, self._max_rows, self._min_rows)
             last = len(ends) - 1 if start < len(order) else len(ends)  # the last batch waits for more texts
             begin = 0
             for end in ends[:last]:
