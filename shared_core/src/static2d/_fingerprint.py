@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Protocol
 
 from static2d._hashing import content_id
+from static2d._options import OPTIONS
 
 # Bump when the recipe changes: a fingerprint never silently means two different things.
 _VERSION = "s2d1"
@@ -41,18 +42,9 @@ HASHED = (
 _IMPLIED = {"dtype": "float32"}
 # Fields shown beside the hashed ones, not hashed: the model as given, and where it ran.
 SHOWN = ("source", "device", "backend")
-# Fields a user sets as a load() option of the same name; a mismatch there can be answered by setting it back.
-_OPTIONS = (
-    "layers",
-    "dims",
-    "normalize",
-    "query_prompt",
-    "document_prompt",
-    "max_length",
-    "quantize",
-    "precision",
-    "dtype",
-)
+# Fields a user sets as a load() option of the same name; a mismatch there can be answered by setting it back
+# (the model is hashed by its content, so it is not among them).
+_OPTIONS = tuple(name for name in HASHED if name != "model" and name in {option.name for option in OPTIONS})
 # What a model's vectors depend on in its folder: weights, configs, tokenizers (not READMEs or other runtimes).
 _MODEL_SUFFIXES = (".json", ".safetensors", ".txt", ".model")
 _SNAPSHOT = re.compile(r"^[0-9a-f]{40}$")
