@@ -29,7 +29,7 @@ class Joiner:
     """
 
     SEPARATOR = "\ue000static2d\ue001"
-    GROUP = 16  # texts per joined string
+    GROUP = 64  # texts per joined string
     # Steps that work on each piece on its own (Metaspace only when it prepends to every piece, not the first).
     NORMALIZERS = frozenset(
         {"BertNormalizer", "Lowercase", "NFC", "NFD", "NFKC", "NFKD", "StripAccents", "Strip", "Replace", "Precompiled"}

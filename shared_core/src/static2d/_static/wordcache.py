@@ -193,7 +193,11 @@ class WordCache:
             step.get("type") == "Replace" and "String" in (step.get("pattern") or {}) for step in steps
         )
         self._per_char = self._normalize is not None and not self._literal_replace and self._normalize(" ") == " "
-        self._forms: dict[str, str | None] = {}
+        # Characters judged (`_judge`) so far: those found plain, and each one's normalized form (by code point, for
+        # str.translate).
+        self._judged: set[str] = set()
+        self._plain: set[str] = set()
+        self._forms: dict[int, str] = {}
         contents = [str(t.get("content", "")) for t in spec.get("added_tokens") or []]
         self._added = re.compile("|".join(map(re.escape, contents)), re.IGNORECASE) if contents else None
         self._lock = threading.Lock()
@@ -301,7 +305,8 @@ class WordCache:
         if missing.size == 0:
             return words
         if self._uniform:
-            new = [(piece, False) for piece in dict.fromkeys(pieces[i] for i in missing.tolist())]
+            missed = list(map(pieces.__getitem__, missing.tolist()))
+            new = list(zip(dict.fromkeys(missed), repeat(False)))
         else:
             at_start = set(first_at.tolist())
             new = list(dict.fromkeys((pieces[i], i in at_start) for i in missing.tolist()))
@@ -314,7 +319,7 @@ class WordCache:
             self._add(new, from_rows([e.ids for e in self._hf.encode_batch_fast(inputs, add_special_tokens=False)]))
         later, starting = self._later, self._first
         if self._uniform:
-            words[missing] = np.fromiter(map(later.__getitem__, (pieces[i] for i in missing.tolist())), np.intp)
+            words[missing] = np.fromiter(map(later.__getitem__, missed), np.intp, count=len(missed))
         else:
             words[missing] = [starting[pieces[i]] if i in at_start else later[pieces[i]] for i in missing.tolist()]
         return words
@@ -335,14 +340,25 @@ class WordCache:
         numbers = range(self._pieces, size)
         self._starts[numbers.start : numbers.stop] = self._filled + np.cumsum(lengths) - lengths
         self._lengths[numbers.start : numbers.stop] = lengths
-        self._unsafe[numbers.start : numbers.stop] = [self._refused(piece) for piece, _ in new]
+        self._unsafe[numbers.start : numbers.stop] = self._refusals([piece for piece, _ in new])
         for number, (piece, first) in zip(numbers, new, strict=True):
             (self._first if first else self._later)[piece] = number
         self._pieces, self._filled = size, total
 
-    def _refused(self, piece: str) -> bool:  # noqa: PLR0911 - one answer per reason
-        """Whether a text holding this piece must be tokenized whole (module docstring)."""
-        if self._added is not None and self._added.search(piece):
+    def _refusals(self, pieces: list[str]) -> list[bool]:
+        """`_refused` of each piece (the added tokens looked for in all of them at once, first)."""
+        added = self._added
+        if added is not None and added.search("\n".join(pieces)) is None:  # no added token holds "\n" (make)
+            added = None
+        return [self._refused(piece, added) for piece in pieces]
+
+    def _refused(self, piece: str, added: re.Pattern[str] | None) -> bool:  # noqa: PLR0911 - one answer per reason
+        """Whether a text holding this piece must be tokenized whole (module docstring).
+
+        `added` finds added tokens' text in the piece (None where it holds none); its normalized form is looked at
+        here.
+        """
+        if added is not None and added.search(piece):
             return True
         if not piece:
             return self.rule != "drop"  # two spaces in a row, or a space at an end
@@ -371,15 +387,16 @@ class WordCache:
 
     def _plain_form(self, piece: str) -> str | None:
         """The normalized form of a piece of characters `_judge` finds plain, one at a time; else None."""
-        forms, out = self._forms, []
-        for c in piece:
-            form = forms.get(c, _UNSEEN)
-            if form is _UNSEEN:
-                form = forms[c] = self._judge(c)
-            if form is None:
+        if not self._plain.issuperset(piece):
+            for c in set(piece) - self._judged:
+                form = self._judge(c)
+                if form is not None:
+                    self._plain.add(c)
+                    self._forms[ord(c)] = form
+                self._judged.add(c)
+            if not self._plain.issuperset(piece):
                 return None
-            out.append(form)
-        return "".join(out)
+        return piece.translate(self._forms)
 
     def _judge(self, c: str) -> str | None:
         """A character's normalized form where a piece of such characters normalizes one character at a time.
@@ -399,9 +416,6 @@ class WordCache:
         else:
             ok = bool(form) and not _unclean(form[0]) and not _unclean(form[-1]) and form[-1] not in _PREPEND
         return form if ok else None
-
-
-_UNSEEN = "\x00unseen"  # no normalized form of one character is this
 
 
 def _composes(code: int) -> bool:
