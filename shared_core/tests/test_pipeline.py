@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import random
 import shutil
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ import pytest
 import static2d
 from conftest import TEXTS, sts_dev
 from static2d_testkit import TRANSFORMER_FAMILIES, bundled_transformer, make_tiny_transformer
+from static2d_testkit.multilingual import multilingual_texts
 
 torch = pytest.importorskip("torch")
 st = pytest.importorskip("sentence_transformers")
@@ -77,7 +79,7 @@ def test_batches_hold_sentence_transformers_ids_and_every_row_once(bert: Path) -
     """Each batch, padded by the pipeline, holds the ids sentence-transformers makes for those texts."""
     enc = static2d.load(bert, backend="torch")
     engine = _engine(enc)
-    assert engine.tokenizer.name.startswith("tokenizers")  # the fast path was proven exact on the probe
+    assert "tokenizers" in engine.tokenizer.name  # the fast path was proven exact on the probe
     texts = _texts(700) + list(PROBES)
     reference = SentenceTransformersTokenizer(engine.model, type_ids=True)
     seen: list[int] = []
@@ -95,6 +97,56 @@ def test_batches_hold_sentence_transformers_ids_and_every_row_once(bert: Path) -
             assert torch.equal(batch.inputs["token_type_ids"], expected["token_type_ids"])
             seen.extend(batch.rows.tolist())
     assert sorted(seen) == list(range(len(texts)))
+
+
+def test_tokie_takes_the_printable_ascii_texts_with_sentence_transformers_ids(bert: Path) -> None:
+    """For BERT's WordPiece, tokie tokenizes the texts of printable ASCII and Hugging Face the others, in one call:
+    sentence-transformers' ids, token type ids and truncation, in the texts' order."""
+    pytest.importorskip("tokie")
+    engine = _engine(static2d.load(bert, backend="torch"))
+    assert engine.tokenizer.name == "tokie + tokenizers"
+    rng = random.Random(0)
+    printable = [chr(c) for c in range(0x20, 0x7F)]
+    texts = ["".join(rng.choices(printable, k=rng.randint(0, 150))) for _ in range(600)]
+    texts += [*multilingual_texts(200, seed=3), "word " * 300, "x" * 2000, *PROBES]
+    rng.shuffle(texts)
+    got = engine.tokenizer.tokenize(texts)
+    expected = SentenceTransformersTokenizer(engine.model, type_ids=True).tokenize(texts)
+    np.testing.assert_array_equal(got.lengths, expected.lengths)
+    np.testing.assert_array_equal(got.ids, expected.ids)
+    np.testing.assert_array_equal(got.type_ids, expected.type_ids)
+
+
+def test_tokie_is_not_used_where_it_disagrees_on_one_probe(bert: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A tokie that gets one pair of ASCII characters wrong (only the static engine's pair probes hold "|}") is
+    refused at load: Hugging Face tokenizes every text."""
+    pytest.importorskip("tokie")
+    from static2d._torch import tokens
+
+    class OnePairWrong:
+        def __init__(self, fast: Any) -> None:
+            self.fast = fast
+
+        def encode_batch_flat(self, texts: list[str], add_special_tokens: bool) -> tuple[Any, Any]:
+            ids, lengths = self.fast.encode_batch_flat(texts, add_special_tokens=add_special_tokens)
+            if any("|}" in t for t in texts):
+                ids = ids.copy()
+                ids[1] += 1
+            return ids, lengths
+
+    real = tokens.TokieTokenizer.make
+
+    def make(exact: Any) -> Any:
+        made = real(exact)
+        if made is not None:
+            made._fast = OnePairWrong(made._fast)
+        return made
+
+    monkeypatch.setattr(tokens.TokieTokenizer, "make", make)
+    static2d.clear_cache()
+    enc = static2d.load(bert, backend="torch")
+    assert _engine(enc).tokenizer.name == "tokenizers"
+    static2d.clear_cache()
 
 
 def test_a_tokenizer_error_reaches_the_caller_and_names_the_text(bert: Path) -> None:

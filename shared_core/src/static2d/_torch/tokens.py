@@ -7,8 +7,10 @@ the device, so it needs the ids without sentence-transformers' per-batch tensors
 and keeps the first that gives sentence-transformers' own ids, token type ids and lengths on every probe text at load
 (awkward whitespace, case, Unicode, special-token strings, a text past the max length):
 
-1. (the seam for the fast exact tokenizer: tokie, where the static engine's proof of it covers special tokens and
-   truncation; `_fast_candidates` is where it goes, ahead of the others, and the same probe holds it to these ids);
+1. tokie for the texts of printable ASCII and the Hugging Face tokenizer below for the others, where the model's
+   tokenizer is of a layout tokie is proven for (`static2d._static.fasttok`: BERT's WordPiece, byte-level BPE). It
+   must give sentence-transformers' ids (special tokens and truncation included) on the probe texts below and on
+   the static engine's printable-ASCII probes (every pair of such characters);
 2. the Hugging Face `tokenizers` tokenizer the model loaded (its tokenizer.json), with the model's truncation, on
    the texts as this sentence-transformers passes them (each way of stripping / lower-casing tried);
 3. sentence-transformers' own preprocessing, window by window: exact by construction, slower.
@@ -19,14 +21,20 @@ the pad ids sentence-transformers used on the probe.
 
 from __future__ import annotations
 
+import json
+import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from itertools import chain
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
+
+from static2d._static.exact import probe_texts as static_probes
+from static2d._static.fasttok import accepted, supported
 
 # Texts the chosen tokenizer must cut into sentence-transformers' very ids before it is used.
 PROBES = (
@@ -116,27 +124,96 @@ class HuggingFaceTokenizer:
     """A Hugging Face `tokenizers` tokenizer (a copy of the model's), with the model's truncation and no padding."""
 
     def __init__(self, backend: Any, *, strip: bool, lower: bool, type_ids: bool) -> None:  # noqa: ANN401 - tokenizers'
-        self._tokenizer = backend
+        self.backend = backend
         self._strip = strip
         self._lower = lower
-        self._type_ids = type_ids
+        self.type_ids = type_ids
         self.name = "tokenizers" + (" (stripped)" if strip else "") + (" (lower-cased)" if lower else "")
 
-    def tokenize(self, texts: Sequence[str]) -> Tokens:
-        """The ids of `texts` (encode_batch_fast: threads of its own, without holding the GIL)."""
+    def prepare(self, texts: Sequence[str]) -> list[str]:
+        """The texts as this sentence-transformers hands them to its tokenizer (stripped, lower-cased)."""
         items = list(texts)
         if self._strip:
             items = [t.strip() for t in items]
         if self._lower:
             items = [t.lower() for t in items]
-        encodings = self._tokenizer.encode_batch_fast(items)
+        return items
+
+    def tokenize(self, texts: Sequence[str]) -> Tokens:
+        """The ids of `texts` (encode_batch_fast: threads of its own, without holding the GIL)."""
+        return self.encode(self.prepare(texts))
+
+    def encode(self, items: list[str]) -> Tokens:
+        """The ids of texts already prepared (`prepare`)."""
+        encodings = self.backend.encode_batch_fast(items)
         lengths = np.fromiter(map(len, encodings), dtype=np.intp, count=len(encodings))
         total = int(lengths.sum())
         ids = np.fromiter(chain.from_iterable(e.ids for e in encodings), dtype=np.int64, count=total)
         types = None
-        if self._type_ids:
+        if self.type_ids:
             types = np.fromiter(chain.from_iterable(e.type_ids for e in encodings), dtype=np.int64, count=total)
         return Tokens(ids, lengths, types)
+
+
+class TokieTokenizer:
+    """tokie for the texts of printable ASCII, a Hugging Face tokenizer (proven exact) for every other text."""
+
+    def __init__(self, fast: Any, exact: HuggingFaceTokenizer, *, type_ids: bool) -> None:  # noqa: ANN401 - tokie
+        self._fast = fast
+        self._exact = exact
+        self._type_ids = type_ids
+        self.name = f"tokie + {exact.name}"
+
+    @classmethod
+    def make(cls, exact: HuggingFaceTokenizer) -> TokieTokenizer | None:
+        """A tokie tokenizer ahead of `exact` (still to be proven on the probes).
+
+        None where `exact`'s tokenizer is not of a layout tokie is proven for, or tokie is not installed or cannot
+        read it. tokie reads the tokenizer's own JSON, and gets its truncation.
+        """
+        backend = exact.backend
+        spec = backend.to_str()
+        if not supported(json.loads(spec)):
+            return None
+        try:
+            import tokie  # an optional dependency: imported where it may be used
+        except ImportError:
+            return None
+        with tempfile.TemporaryDirectory(prefix="static2d-") as folder:
+            path = Path(folder) / "tokenizer.json"
+            path.write_text(spec, encoding="utf-8")
+            try:
+                fast = tokie.Tokenizer.from_json(str(path))
+            except (tokie.TokieError, OSError, ValueError):  # a file tokie cannot read: Hugging Face reads it
+                return None
+        fast.no_padding()
+        truncation = backend.truncation
+        if truncation is None:
+            fast.no_truncation()
+        else:
+            fast.enable_truncation(int(truncation["max_length"]), direction=str(truncation.get("direction", "right")))
+        return cls(fast, exact, type_ids=exact.type_ids)
+
+    def tokenize(self, texts: Sequence[str]) -> Tokens:
+        """The ids of `texts`: those of printable ASCII (as prepared) by tokie, the others by Hugging Face.
+
+        tokie runs on threads of its own. A text alone gets token type ids of 0 (the probes check it).
+        """
+        items = self._exact.prepare(texts)
+        mine = np.fromiter(map(accepted, items), dtype=bool, count=len(items))
+        if not mine.any():
+            return self._exact.encode(items)
+        rows, rest = np.flatnonzero(mine), np.flatnonzero(~mine)
+        ids, lengths = self._fast.encode_batch_flat([items[i] for i in rows.tolist()], add_special_tokens=True)
+        fast = Tokens(
+            ids.astype(np.int64), lengths.astype(np.intp), np.zeros(len(ids), np.int64) if self._type_ids else None
+        )
+        if rest.size == 0:
+            return fast
+        both = Tokens.join([fast, self._exact.encode([items[i] for i in rest.tolist()])])
+        order = np.empty(len(items), dtype=np.intp)
+        order[np.concatenate([rows, rest])] = np.arange(len(items))
+        return both.take(order)
 
 
 class SentenceTransformersTokenizer:
@@ -202,21 +279,47 @@ def exact_tokenizer(
         left=bool((~mask[:, 0]).any()),
         type_ids=type_ids,
     )
-    expected = SentenceTransformersTokenizer(model, type_ids=type_ids).tokenize(probes)
+    reference = SentenceTransformersTokenizer(model, type_ids=type_ids)
+    expected = reference.tokenize(probes)
     for candidate in _fast_candidates(model, type_ids):
         try:
             got = candidate.tokenize(probes)
         except (TypeError, ValueError, RuntimeError, AttributeError):
             continue
         if _same(got, expected):
-            return candidate, layout
-    return SentenceTransformersTokenizer(model, type_ids=type_ids), layout
+            return _with_tokie(model, candidate, reference, probes, expected) or candidate, layout
+    return reference, layout
 
 
-def _fast_candidates(model: Any, type_ids: bool) -> Iterator[TextTokenizer]:  # noqa: ANN401 - a SentenceTransformer
-    """Tokenizers faster than sentence-transformers' preprocessing, fastest first (each still to be proven).
+def _with_tokie(
+    model: Any,  # noqa: ANN401 - a SentenceTransformer
+    exact: HuggingFaceTokenizer,
+    reference: SentenceTransformersTokenizer,
+    probes: list[str],
+    expected: Tokens,
+) -> TokieTokenizer | None:
+    """`TokieTokenizer` ahead of `exact`, where it is proven; else None.
 
-    The fast exact tokenizer (tokie) goes first here once its proof covers special tokens and truncation.
+    Proven: sentence-transformers' ids (special tokens and truncation included) on the probes and on every
+    printable-ASCII probe of the static engine (`static2d._static.exact`: every pair of such characters).
+    """
+    fast = TokieTokenizer.make(exact)
+    if fast is None:
+        return None
+    ascii_probes = [t for t in static_probes(_truncation_length(model, model.tokenizer)) if accepted(t)]
+    try:
+        same = _same(fast.tokenize(probes), expected) and _same(
+            fast.tokenize(ascii_probes), reference.tokenize(ascii_probes)
+        )
+    except (TypeError, ValueError, RuntimeError, AttributeError):
+        return None
+    return fast if same else None
+
+
+def _fast_candidates(model: Any, type_ids: bool) -> Iterator[HuggingFaceTokenizer]:  # noqa: ANN401
+    """Hugging Face tokenizers faster than sentence-transformers' preprocessing, each still to be proven.
+
+    tokie is put ahead of the one proven (`_with_tokie`).
     """
     tokenizer = getattr(model, "tokenizer", None)
     backend = getattr(tokenizer, "backend_tokenizer", None)
