@@ -245,15 +245,14 @@ def test_word_cache_is_shared_safely_by_threads_and_starts_afresh_when_full(
 def test_a_batch_uses_at_most_the_thread_limit_and_the_vectors_do_not_depend_on_it(
     limit: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Pooling helpers never exceed static2d's thread limit (a Ray actor's CPUs, set_limit); a big batch (in
-    pieces) and a small one (pooled in parts) give the vectors of one thread, bit for bit."""
+    """Workers and pooling helpers together never exceed static2d's thread limit (a Ray actor's CPUs, set_limit);
+    a big batch (in pieces) and a small one (pooled in parts) give the vectors of one thread, bit for bit."""
     import threading
 
     from static2d import _threads
     from static2d._static import engine as engine_module
     from static2d._static import pool as pool_module
 
-    monkeypatch.setattr(engine_module, "_PIECE", 4096)  # the big batch in several pieces
     enc = static2d.load(family_model("unigram-precompiled"), normalize=False)
     big, small = multilingual_texts(13_000, seed=4), multilingual_texts(3000, seed=5)
     monkeypatch.setattr(_threads, "limit", lambda: 1)
@@ -273,6 +272,7 @@ def test_a_batch_uses_at_most_the_thread_limit_and_the_vectors_do_not_depend_on_
                 with lock:
                     alive[0] -= 1
 
+    monkeypatch.setattr(engine_module.threading, "Thread", Counted)
     monkeypatch.setattr(pool_module.threading, "Thread", Counted)
     monkeypatch.setattr(_threads, "limit", lambda: limit)
     for texts, vectors in zip([big, small], expected, strict=True):

@@ -1,19 +1,18 @@
 """The static encoder: tokenize, gather token vectors, mean-pool. numpy, tokenizers, safetensors (and tokie).
 
-How a batch runs: a piece of up to 32,768 texts at a time is tokenized in one call, then pooled in parts by as many
-threads as static2d's thread limit allows (the CPUs this process may use). tokie and Hugging Face tokenize on their
-own threads, and numpy releases the GIL while it gathers and sums, so those steps use every core; the word cache's
-dictionary look-ups hold the GIL, so they run on one. Tokenizing and pooling are not overlapped: a thread that needs
-the GIL back after each numpy call waits for the one running the look-ups, so the two would slow each other.
-
-Each text is tokenized by the fastest path proven exact for it (`exact`): tokie for a printable-ASCII text where tokie
-is proven for the tokenizer, else the word cache where the tokenizer's layout lets a space cut its tokens, else
-Hugging Face `tokenizers` (texts joined where that is proven, else text by text).
+How a batch runs: it is cut into pieces; `threads` workers (static2d's thread limit: the CPUs this process may use)
+each take the next piece, tokenize it and pool it into the output. Tokenizing holds the GIL only in the word
+cache's dictionary look-ups; tokie, Hugging Face and numpy's gathering and summing release it, so the workers keep
+every core busy, and pooling no longer waits on one thread. Each text is tokenized by the fastest path proven exact
+for it (`exact`): tokie for a printable-ASCII text where tokie is proven for the tokenizer, else the word cache
+where the tokenizer's layout lets a space cut its tokens, else Hugging Face `tokenizers` (texts joined where that is
+proven, else text by text).
 """
 
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Sequence
 from typing import Literal
 
@@ -31,8 +30,8 @@ from static2d._static.table import load_table
 from static2d._static.tokens import Tokens, assemble, drop, from_rows
 from static2d._static.wordcache import WordCache
 
-# A batch of more than this many texts is cut into pieces of this many (memory bounded by the piece's token ids).
-_PIECE = 1 << 15
+# A batch of more than this many texts is cut into pieces of this many, tokenized and pooled by the workers.
+_PIECE = 4096
 # At most this many texts are encoded text by text by Hugging Face where no faster path is proven (less work
 # around each than the block pooling).
 _FEW = 16
@@ -145,9 +144,31 @@ class StaticEngine:
         if n <= _PIECE:
             return self.pool(*self.tokenize(texts), dims, threads)
         out = np.empty((n, dims), dtype=np.float32)
-        for start in range(0, n, _PIECE):
-            end = min(n, start + _PIECE)
-            out[start:end] = self.pool(*self.tokenize(texts[start:end]), dims, threads)
+        starts = iter(range(0, n, _PIECE))
+        lock = threading.Lock()
+        errors: list[BaseException] = []
+
+        def work() -> None:
+            try:
+                while not errors:
+                    with lock:
+                        start = next(starts, None)
+                    if start is None:
+                        return
+                    end = min(n, start + _PIECE)
+                    out[start:end] = self.pool(*self.tokenize(texts[start:end]), dims)
+            except BaseException as e:  # handed to the caller
+                errors.append(e)
+
+        workers = min(threads, -(-n // _PIECE))
+        helpers = [threading.Thread(target=work, name="static2d-encode", daemon=True) for _ in range(workers - 1)]
+        for h in helpers:
+            h.start()
+        work()
+        for h in helpers:
+            h.join()
+        if errors:
+            raise errors[0]
         return out
 
     def encode_layers(
