@@ -280,20 +280,26 @@ def _static(  # noqa: PLR0917 - private, called twice with everything describe()
 TABLE_KEYS = ("embedding.weight", "embeddings")
 
 
-def _table_key(folder: Path) -> str | None:
-    """Which static table the folder's model.safetensors holds (None: none, or the file is unreadable)."""
+def _table(folder: Path) -> tuple[str, tuple[int, ...]] | None:
+    """(key, shape) of the static table in the folder's model.safetensors, from its header alone (no weights read).
+
+    None where it holds none or the file is unreadable (reported with the right words when the table is loaded).
+    """
     header = try_read_header(folder / "model.safetensors") or {}
-    return next((k for k in TABLE_KEYS if k in header), None)
+    key = next((k for k in TABLE_KEYS if k in header), None)
+    return None if key is None else (key, tuple(header[key].shape))
+
+
+def _table_key(folder: Path) -> str | None:
+    """Which static table the folder holds (`_table`)."""
+    table = _table(folder)
+    return None if table is None else table[0]
 
 
 def _table_width(folder: Path) -> int | None:
-    """The static table's width, from the safetensors header alone (no weights are read)."""
-    header = try_read_header(folder / "model.safetensors") or {}
-    key = next((k for k in TABLE_KEYS if k in header), None)
-    if key is None:
-        return None  # reported with the right words when the table is loaded
-    shape = header[key].shape
-    return int(shape[1]) if len(shape) == 2 else None
+    """The static table's width (`_table`), if it is two-dimensional."""
+    table = _table(folder)
+    return int(table[1][1]) if table is not None and len(table[1]) == 2 else None
 
 
 def _read_prompts(folder: Path) -> tuple[dict[str, str], str | None]:

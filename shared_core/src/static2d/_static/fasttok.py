@@ -15,6 +15,7 @@ and only once it agrees with Hugging Face on every printable-ASCII probe text (`
 from __future__ import annotations
 
 import json
+import tempfile
 from collections.abc import Sequence
 from itertools import chain
 from pathlib import Path
@@ -71,25 +72,14 @@ class FastTokenizer:
             The fast tokenizer, or None when tokie is not installed, the layout is not one proven exact, or the two
             disagree on a probe text tokie would get.
         """
-        if not supported(json.loads(tokenizer.to_str())):
+        fast = load_tokie(tokenizer, path)
+        if fast is None:
             return None
-        try:
-            import tokie  # an optional dependency: imported where it may be used
-        except ImportError:
-            return None
-        try:
-            fast = tokie.Tokenizer.from_json(str(path))
-        except (tokie.TokieError, OSError, ValueError):  # a format tokie cannot read: Hugging Face reads it
-            return None
-        fast.no_padding()
         truncation = tokenizer.truncation
         if truncation is None:
-            fast.no_truncation()
             made = cls(fast, None, "right")
         else:
-            direction = str(truncation.get("direction", "right"))
-            fast.enable_truncation(int(truncation["max_length"]), direction=direction)
-            made = cls(fast, int(truncation["max_length"]), direction)
+            made = cls(fast, int(truncation["max_length"]), str(truncation.get("direction", "right")))
 
         # both ways tokenize() may take, on the probes it may get
         return made if exact.proven(tokenizer, [made._flat, made._each], made.max_length, accepted) else None
@@ -111,6 +101,41 @@ class FastTokenizer:
         rows = [self._tokenizer.encode(t, add_special_tokens=False).ids for t in texts]
         lengths: npt.NDArray[np.intp] = np.fromiter(map(len, rows), dtype=np.intp, count=len(rows))
         return np.fromiter(chain.from_iterable(rows), dtype=np.intp, count=int(lengths.sum())), lengths
+
+
+def load_tokie(tokenizer: Tokenizer, path: str | Path | None = None) -> Any | None:  # noqa: ANN401 - tokie's
+    """A tokie tokenizer reading `tokenizer`'s JSON, with its truncation and no padding (still to be proven).
+
+    Args:
+        tokenizer: The Hugging Face tokenizer, with the truncation the model uses set on it.
+        path: The tokenizer.json it was read from; None: a temporary copy of `tokenizer.to_str()` is read.
+
+    Returns:
+        tokie's tokenizer, or None where the layout is not one tokie is proven for, or tokie is not installed or
+        cannot read the file.
+    """
+    spec = tokenizer.to_str()
+    if not supported(json.loads(spec)):
+        return None
+    try:
+        import tokie  # an optional dependency: imported where it may be used
+    except ImportError:
+        return None
+    with tempfile.TemporaryDirectory(prefix="static2d-") as folder:
+        if path is None:
+            path = Path(folder) / "tokenizer.json"
+            path.write_text(spec, encoding="utf-8")
+        try:
+            fast = tokie.Tokenizer.from_json(str(path))
+        except (tokie.TokieError, OSError, ValueError):  # a file tokie cannot read: Hugging Face reads it
+            return None
+    fast.no_padding()
+    truncation = tokenizer.truncation
+    if truncation is None:
+        fast.no_truncation()
+    else:
+        fast.enable_truncation(int(truncation["max_length"]), direction=str(truncation.get("direction", "right")))
+    return fast
 
 
 def supported(spec: dict[str, Any]) -> bool:

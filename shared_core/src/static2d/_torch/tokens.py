@@ -21,20 +21,17 @@ the pad ids sentence-transformers used on the probe.
 
 from __future__ import annotations
 
-import json
-import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from itertools import chain
-from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
 
 from static2d._static.exact import probe_texts as static_probes
-from static2d._static.fasttok import accepted, supported
+from static2d._static.fasttok import accepted, load_tokie
 
 # Texts the chosen tokenizer must cut into sentence-transformers' very ids before it is used.
 PROBES = (
@@ -171,27 +168,9 @@ class TokieTokenizer:
         None where `exact`'s tokenizer is not of a layout tokie is proven for, or tokie is not installed or cannot
         read it. tokie reads the tokenizer's own JSON, and gets its truncation.
         """
-        backend = exact.backend
-        spec = backend.to_str()
-        if not supported(json.loads(spec)):
+        fast = load_tokie(exact.backend)
+        if fast is None:
             return None
-        try:
-            import tokie  # an optional dependency: imported where it may be used
-        except ImportError:
-            return None
-        with tempfile.TemporaryDirectory(prefix="static2d-") as folder:
-            path = Path(folder) / "tokenizer.json"
-            path.write_text(spec, encoding="utf-8")
-            try:
-                fast = tokie.Tokenizer.from_json(str(path))
-            except (tokie.TokieError, OSError, ValueError):  # a file tokie cannot read: Hugging Face reads it
-                return None
-        fast.no_padding()
-        truncation = backend.truncation
-        if truncation is None:
-            fast.no_truncation()
-        else:
-            fast.enable_truncation(int(truncation["max_length"]), direction=str(truncation.get("direction", "right")))
         return cls(fast, exact, type_ids=exact.type_ids)
 
     def tokenize(self, texts: Sequence[str]) -> Tokens:
