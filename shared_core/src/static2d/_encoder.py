@@ -6,7 +6,6 @@ The model is described by `_model` and run by an engine from `_engines`.
 from __future__ import annotations
 
 import os
-import textwrap
 import threading
 import weakref
 from collections.abc import Iterable, Sequence
@@ -611,11 +610,7 @@ def _load(o: Options, description: ModelDescription | None) -> _Loaded:
 
 def _args(indent: str = "        ") -> str:
     """The options as the Args section of a Google-style docstring, from the registry."""
-    # (no break at a hyphen: "sentence-transformers" stays one word, and the doc reads back word for word)
-    wrap = textwrap.TextWrapper(
-        width=116, initial_indent=indent, subsequent_indent=indent + "    ", break_on_hyphens=False
-    )
-    return "\n".join(wrap.fill(f"{option.name}: {option.doc}") for option in OPTIONS)
+    return "\n".join(option.args_entry(indent) for option in OPTIONS)
 
 
 load.__doc__ = f"{load.__doc__}\n    Args:\n{_args()}\n        lazy: Check the options now, load on first use.\n"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import textwrap
 import types
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field, fields, replace
@@ -288,6 +289,16 @@ class Option:
     def type(self) -> str:
         """The type as the docs spell it: `int | None`, `Literal['auto', 'torch', 'onnx']`."""
         return _spell(self.annotation)
+
+    def args_entry(self, indent: str) -> str:
+        """The option's line of a Google-style Args section ("name: doc"), wrapped at 116 columns.
+
+        No break at a hyphen: "sentence-transformers" stays one word, and the doc reads back word for word.
+        """
+        wrap = textwrap.TextWrapper(
+            width=116, initial_indent=indent, subsequent_indent=indent + "    ", break_on_hyphens=False
+        )
+        return wrap.fill(f"{self.name}: {self.doc}")
 
 
 def _spell(annotation: object) -> str:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import inspect
 import os
-import textwrap
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
@@ -66,9 +65,7 @@ def document_options(init: Callable[..., None]) -> None:
 
     The options are declared once per component (its typed signature); their docs are never written twice.
     """
-    # (no break at a hyphen: "sentence-transformers" stays one word, and the doc reads back word for word)
-    wrap = textwrap.TextWrapper(width=116, initial_indent=" " * 12, subsequent_indent=" " * 16, break_on_hyphens=False)
-    docs = "\n".join(wrap.fill(f"{o.name}: {o.doc}") for o in static2d.OPTIONS if o.name not in HAYSTACK_TYPED)
+    docs = "\n".join(o.args_entry(" " * 12) for o in static2d.OPTIONS if o.name not in HAYSTACK_TYPED)
     init.__doc__ = (init.__doc__ or "").replace("        Args:\n", f"        Args:\n{docs}\n", 1)
 
 
