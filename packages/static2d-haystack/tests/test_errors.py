@@ -13,24 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 from haystack_integrations.components.embedders.static2d import Static2DDocumentEmbedder, Static2DTextEmbedder
-from static2d_testkit.printed import run_python
+from static2d_testkit.printed import HAYSTACK_ST, LANGCHAIN_HF, OFFLINE, ONE_PROCESS, no_extra, run_python
 
-OFFLINE = (
-    "OSError: Model 'sentence-transformers/static-retrieval-mrl-en-v1' is not in the local cache (the default "
-    "Hugging Face cache) and cannot be downloaded (HF_HUB_OFFLINE is set). Download it once with network access "
-    "(unset HF_HUB_OFFLINE / local_files_only), or pass the path of a local directory holding the model."
-)
-NO_EXTRA = (
-    "ImportError: This model is a transformer; running it needs torch and sentence-transformers, which are not "
-    "installed. Install the extra: pip install 'static2d-haystack[transformers]' (static models need neither)."
-)
-LANGCHAIN_HF = "LangChain's HuggingFaceEmbeddings"
-HAYSTACK_ST = "Haystack's SentenceTransformers embedders"
-ONE_PROCESS = (
-    "static2d embeds in one process: a static model embeds tens of thousands of texts a second on one CPU core, and a "
-    "transformer runs on every core (or on `device`). To spread a large corpus over processes or machines, use "
-    "static2d.BatchEncoder with Ray Data or pandas."
-)
+NO_EXTRA = no_extra("static2d-haystack")
 OFFLINE_SCRIPT = (
     "from haystack import Pipeline\n"
     "from haystack_integrations.components.embedders.static2d import Static2DTextEmbedder\n"

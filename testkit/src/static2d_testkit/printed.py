@@ -57,3 +57,26 @@ def run_python(code: str, *, home: str | os.PathLike[str], env: dict[str, str] |
         [sys.executable, "-c", code], capture_output=True, text=True, env=run_env, check=False, timeout=600
     )
     return Printed(result.returncode, result.stderr)
+
+
+# The messages a newcomer meets first, word for word: every adapter prints the same (but for its own extra's name).
+OFFLINE = (
+    "OSError: Model 'sentence-transformers/static-retrieval-mrl-en-v1' is not in the local cache (the default "
+    "Hugging Face cache) and cannot be downloaded (HF_HUB_OFFLINE is set). Download it once with network access "
+    "(unset HF_HUB_OFFLINE / local_files_only), or pass the path of a local directory holding the model."
+)
+LANGCHAIN_HF = "LangChain's HuggingFaceEmbeddings"
+HAYSTACK_ST = "Haystack's SentenceTransformers embedders"
+ONE_PROCESS = (
+    "static2d embeds in one process: a static model embeds tens of thousands of texts a second on one CPU core, and a "
+    "transformer runs on every core (or on `device`). To spread a large corpus over processes or machines, use "
+    "static2d.BatchEncoder with Ray Data or pandas."
+)
+
+
+def no_extra(dist: str) -> str:
+    """The last line printed where a transformer is loaded without the `transformers` extra of package `dist`."""
+    return (
+        "ImportError: This model is a transformer; running it needs torch and sentence-transformers, which are not "
+        f"installed. Install the extra: pip install '{dist}[transformers]' (static models need neither)."
+    )
