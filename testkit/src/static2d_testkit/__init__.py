@@ -102,6 +102,22 @@ def make_static_model(
     return out
 
 
+def damaged_static_model(folder: str | os.PathLike[str], how: str) -> tuple[Path, str]:
+    """A sentence-transformers static model that static2d must refuse, and a regex of the words of its refusal.
+
+    `how`: "custom module" (modules.json names a module from another package) or "damaged tokenizer" (the
+    tokenizer.json is binary garbage).
+    """
+    path = make_static_model(Path(folder) / how, fmt="sentence-transformers")
+    if how == "custom module":
+        modules = json.loads((path / "modules.json").read_text())
+        modules[0]["type"] = "custom_pkg.StaticEmbedding"
+        (path / "modules.json").write_text(json.dumps(modules))
+        return path, r"'custom_pkg\.StaticEmbedding', which is not one of sentence-transformers' own modules"
+    (path / "0_StaticEmbedding" / "tokenizer.json").write_bytes(b"\x00\xff binary")
+    return path, r"tokenizer\.json is not a tokenizer that Hugging Face tokenizers can read"
+
+
 def _st_modules() -> tuple[Any, Any, Any, Any]:
     """sentence-transformers' Normalize, Pooling, Transformer and StaticEmbedding, wherever this version has them."""
     import importlib

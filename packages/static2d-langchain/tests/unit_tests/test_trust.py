@@ -7,6 +7,7 @@ import pickle
 import pytest
 from langchain_static2d import Static2DEmbeddings
 from pydantic import SecretStr
+from static2d_testkit import damaged_static_model
 
 SECRET = "hf_NotARealTokenButSecret1234"
 
@@ -70,23 +71,8 @@ def test_bytes_are_not_text_through_the_adapter(tiny_static_model):
         embed.embed_query(b"")
 
 
-def _damaged(tmp_path, how):
-    import json
-
-    from static2d_testkit import make_static_model
-
-    path = make_static_model(tmp_path / how, fmt="sentence-transformers")
-    if how == "custom module":
-        modules = json.loads((path / "modules.json").read_text())
-        modules[0]["type"] = "custom_pkg.StaticEmbedding"
-        (path / "modules.json").write_text(json.dumps(modules))
-        return path, r"'custom_pkg\.StaticEmbedding', which is not one of sentence-transformers' own modules"
-    (path / "0_StaticEmbedding" / "tokenizer.json").write_bytes(b"\x00\xff binary")
-    return path, r"tokenizer\.json is not a tokenizer that Hugging Face tokenizers can read"
-
-
 @pytest.mark.parametrize("how", ["custom module", "damaged tokenizer"])
 def test_a_model_static2d_refuses_is_refused_through_the_adapter(tmp_path, how):
-    path, words = _damaged(tmp_path, how)
+    path, words = damaged_static_model(tmp_path, how)
     with pytest.raises(ValueError, match=words):
         Static2DEmbeddings(model=str(path)).embed_query("the quick brown fox")
