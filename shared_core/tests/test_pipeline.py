@@ -117,6 +117,41 @@ def test_tokie_takes_the_printable_ascii_texts_with_sentence_transformers_ids(be
     np.testing.assert_array_equal(got.type_ids, expected.type_ids)
 
 
+def test_tokie_keeps_to_the_thread_limit_in_the_torch_engine(bert: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Below the process's CPUs (a Ray actor given one CPU), tokie tokenizes text by text instead of on a thread per
+    CPU: the same ids."""
+    pytest.importorskip("tokie")
+    from static2d import _threads
+
+    engine = _engine(static2d.load(bert, backend="torch"))
+    calls: list[str] = []
+
+    class Counted:
+        def __init__(self, fast: Any) -> None:
+            self.fast = fast
+
+        def encode_batch_flat(self, texts: list[str], add_special_tokens: bool) -> Any:
+            calls.append("batch")
+            return self.fast.encode_batch_flat(texts, add_special_tokens=add_special_tokens)
+
+        def encode(self, text: str, add_special_tokens: bool) -> Any:
+            calls.append("text")
+            return self.fast.encode(text, add_special_tokens=add_special_tokens)
+
+    monkeypatch.setattr(engine.tokenizer, "_fast", Counted(engine.tokenizer._fast))
+    texts = _texts(300)
+    monkeypatch.setattr(_threads, "affinity_cpus", lambda: 4)
+    monkeypatch.setattr(_threads, "limit", lambda: 4)
+    expected = engine.tokenizer.tokenize(texts)
+    assert calls == ["batch"]
+    calls.clear()
+    monkeypatch.setattr(_threads, "limit", lambda: 1)
+    got = engine.tokenizer.tokenize(texts)
+    assert set(calls) == {"text"}
+    np.testing.assert_array_equal(got.ids, expected.ids)
+    np.testing.assert_array_equal(got.lengths, expected.lengths)
+
+
 def test_tokie_is_not_used_where_it_disagrees_on_one_probe(bert: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A tokie that gets one pair of ASCII characters wrong (only the static engine's pair probes hold "|}") is
     refused at load: Hugging Face tokenizes every text."""

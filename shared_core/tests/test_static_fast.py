@@ -280,3 +280,44 @@ def test_a_batch_uses_at_most_the_thread_limit_and_the_vectors_do_not_depend_on_
     assert most[0] <= limit
     if limit > 1:
         assert most[0] > 1  # the cores are used
+
+
+class _CountedTokie:
+    """tokie, counting its calls on its own threads (`encode_batch_flat`) and text by text (`encode`)."""
+
+    def __init__(self, fast: object) -> None:
+        self.fast = fast
+        self.batches = 0
+        self.texts = 0
+
+    def encode_batch_flat(self, texts: list[str], add_special_tokens: bool) -> object:
+        self.batches += 1
+        return self.fast.encode_batch_flat(texts, add_special_tokens=add_special_tokens)  # type: ignore[attr-defined]
+
+    def encode(self, text: str, add_special_tokens: bool) -> object:
+        self.texts += 1
+        return self.fast.encode(text, add_special_tokens=add_special_tokens)  # type: ignore[attr-defined]
+
+
+def test_tokie_keeps_to_the_thread_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    """tokie starts a thread per CPU it sees, whatever static2d's limit: below the process's CPUs (a Ray actor given
+    one CPU), it tokenizes text by text in static2d's own threads instead, with the same vectors."""
+    pytest.importorskip("tokie")
+    from static2d import _threads
+
+    enc = static2d.load(family_model("wordpiece-uncased"), normalize=False)
+    engine = _engine(enc)
+    assert engine._fast is not None
+    counted = _CountedTokie(engine._fast._tokenizer)
+    monkeypatch.setattr(engine._fast, "_tokenizer", counted)
+    texts = [t for t in sts_dev()[0] if fasttok.accepted(t)][:2000]
+    monkeypatch.setattr(_threads, "affinity_cpus", lambda: 4)
+    monkeypatch.setattr(_threads, "limit", lambda: 4)
+    expected = enc.encode(texts)
+    assert counted.batches > 0
+    assert counted.texts == 0
+    monkeypatch.setattr(_threads, "limit", lambda: 1)
+    counted.batches = 0
+    np.testing.assert_array_equal(enc.encode(texts), expected)
+    assert counted.batches == 0
+    assert counted.texts == len(texts)

@@ -42,8 +42,19 @@ def available_cpus() -> int:
         True
     """
     cpus = ray_cpus()
-    if cpus is not None:
-        return cpus
+    return cpus if cpus is not None else affinity_cpus()
+
+
+def affinity_cpus() -> int:
+    """The CPUs this process may run on: its CPU affinity (the CPU count where there is none).
+
+    What a library that sizes its own thread pool by the machine sees (tokie does), whatever Ray assigned.
+
+    Example:
+        >>> from static2d._threads import affinity_cpus
+        >>> affinity_cpus() >= 1
+        True
+    """
     if hasattr(os, "sched_getaffinity"):
         return max(1, len(os.sched_getaffinity(0)))
     return os.cpu_count() or 1

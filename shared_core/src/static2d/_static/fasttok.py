@@ -25,6 +25,7 @@ import numpy as np
 import numpy.typing as npt
 from tokenizers import Tokenizer
 
+from static2d import _threads
 from static2d._static import exact
 from static2d._static.tokens import Tokens
 
@@ -89,18 +90,38 @@ class FastTokenizer:
 
         Every text must be `accepted`.
         """
-        return self._each(texts) if len(texts) <= _FEW else self._flat(texts)
+        return encode(self._tokenizer, texts, special=False)
 
     def _flat(self, texts: Sequence[str]) -> Tokens:
         """All texts in one call, tokenized by tokie's own threads."""
-        ids, lengths = self._tokenizer.encode_batch_flat(list(texts), add_special_tokens=False)
-        return ids.astype(np.intp), lengths.astype(np.intp)
+        return encode(self._tokenizer, texts, special=False, one_by_one=False)
 
     def _each(self, texts: Sequence[str]) -> Tokens:
-        """Text by text in this thread: for a few texts, less work than waking tokie's threads."""
-        rows = [self._tokenizer.encode(t, add_special_tokens=False).ids for t in texts]
+        """Text by text in this thread."""
+        return encode(self._tokenizer, texts, special=False, one_by_one=True)
+
+
+def encode(
+    fast: Any,  # noqa: ANN401 - tokie's
+    texts: Sequence[str],
+    *,
+    special: bool,
+    one_by_one: bool | None = None,
+) -> Tokens:
+    """The (flat ids, tokens per text) tokie gives `texts`, with special tokens or not.
+
+    In one call on tokie's own threads, or text by text in this thread (`one_by_one`; None: where the texts are few,
+    or where static2d's thread limit is below the CPUs this process may run on: tokie starts a thread per CPU it
+    sees, whatever the limit, and a Ray actor given one CPU must not run one per core).
+    """
+    if one_by_one is None:
+        one_by_one = len(texts) <= _FEW or _threads.limit() < _threads.affinity_cpus()
+    if one_by_one:
+        rows = [fast.encode(t, add_special_tokens=special).ids for t in texts]
         lengths: npt.NDArray[np.intp] = np.fromiter(map(len, rows), dtype=np.intp, count=len(rows))
         return np.fromiter(chain.from_iterable(rows), dtype=np.intp, count=int(lengths.sum())), lengths
+    ids, lengths = fast.encode_batch_flat(list(texts), add_special_tokens=special)
+    return ids.astype(np.intp), lengths.astype(np.intp)
 
 
 def load_tokie(tokenizer: Tokenizer, path: str | Path | None = None) -> Any | None:  # noqa: ANN401 - tokie's

@@ -31,7 +31,7 @@ import numpy as np
 import numpy.typing as npt
 
 from static2d._static.exact import probe_texts as static_probes
-from static2d._static.fasttok import accepted, load_tokie
+from static2d._static.fasttok import accepted, encode, load_tokie
 
 # Texts the chosen tokenizer must cut into sentence-transformers' very ids before it is used.
 PROBES = (
@@ -173,20 +173,19 @@ class TokieTokenizer:
             return None
         return cls(fast, exact, type_ids=exact.type_ids)
 
-    def tokenize(self, texts: Sequence[str]) -> Tokens:
+    def tokenize(self, texts: Sequence[str], one_by_one: bool | None = None) -> Tokens:
         """The ids of `texts`: those of printable ASCII (as prepared) by tokie, the others by Hugging Face.
 
-        tokie runs on threads of its own. A text alone gets token type ids of 0 (the probes check it).
+        tokie runs on threads of its own, or text by text in this thread (`one_by_one`, `fasttok.encode`). A text
+        alone gets token type ids of 0 (the probes check it).
         """
         items = self._exact.prepare(texts)
         mine = np.fromiter(map(accepted, items), dtype=bool, count=len(items))
         if not mine.any():
             return self._exact.encode(items)
         rows, rest = np.flatnonzero(mine), np.flatnonzero(~mine)
-        ids, lengths = self._fast.encode_batch_flat([items[i] for i in rows.tolist()], add_special_tokens=True)
-        fast = Tokens(
-            ids.astype(np.int64), lengths.astype(np.intp), np.zeros(len(ids), np.int64) if self._type_ids else None
-        )
+        ids, lengths = encode(self._fast, [items[i] for i in rows.tolist()], special=True, one_by_one=one_by_one)
+        fast = Tokens(ids.astype(np.int64), lengths, np.zeros(len(ids), np.int64) if self._type_ids else None)
         if rest.size == 0:
             return fast
         both = Tokens.join([fast, self._exact.encode([items[i] for i in rest.tolist()])])
@@ -286,9 +285,11 @@ def _with_tokie(
     if fast is None:
         return None
     ascii_probes = [t for t in static_probes(_truncation_length(model, model.tokenizer)) if accepted(t)]
-    try:
-        same = _same(fast.tokenize(probes), expected) and _same(
-            fast.tokenize(ascii_probes), reference.tokenize(ascii_probes)
+    ascii_expected = reference.tokenize(ascii_probes)
+    try:  # both ways tokie may run
+        same = all(
+            _same(fast.tokenize(probes, way), expected) and _same(fast.tokenize(ascii_probes, way), ascii_expected)
+            for way in (False, True)
         )
     except (TypeError, ValueError, RuntimeError, AttributeError):
         return None
