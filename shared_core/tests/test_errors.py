@@ -5,14 +5,13 @@ The default model offline, a transformer without the extra, another embedder's o
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-import numpy as np
 import pytest
 import static2d
 from huggingface_hub.errors import LocalEntryNotFoundError
 from static2d._options import OPTIONS, PEER_OPTIONS, peer_option_message
+from static2d_testkit import bert_files
 from static2d_testkit.printed import run_python
 
 OFFLINE = (
@@ -43,20 +42,8 @@ def test_the_hub_error_stays_reachable(tmp_path: Path, monkeypatch: pytest.Monke
     assert isinstance(info.value.__context__, LocalEntryNotFoundError)
 
 
-def _bert_folder(folder: Path) -> Path:
-    """A transformer's files (config, weights, vocabulary): readable, so what is missing is the extra."""
-    from safetensors.numpy import save_file
-
-    folder.mkdir()
-    (folder / "config.json").write_text(json.dumps({"model_type": "bert", "num_hidden_layers": 2, "hidden_size": 8}))
-    weights = {"embeddings.word_embeddings.weight": np.zeros((5, 8), dtype=np.float32)}
-    save_file(weights, str(folder / "model.safetensors"))
-    (folder / "vocab.txt").write_text("[PAD]\n[UNK]\n[CLS]\n[SEP]\nhello\n")
-    return folder
-
-
 def test_a_transformer_without_the_extra_is_one_message(tmp_path: Path) -> None:
-    model = _bert_folder(tmp_path / "bert")
+    model = bert_files(tmp_path / "bert")
     # sys.modules[name] = None: an import of it fails as if it were not installed
     code = (
         "import sys; sys.modules['sentence_transformers'] = None\n"

@@ -10,6 +10,7 @@ import static2d
 from haystack.utils import ComponentDevice, Secret
 from haystack_integrations.components.embedders.static2d import Static2DDocumentEmbedder, Static2DTextEmbedder
 from haystack_integrations.components.embedders.static2d._shared import DEFAULT_TOKEN
+from static2d_testkit import NON_DEFAULT_OPTIONS
 
 ADAPTER_ONLY = {"self", "prefix", "suffix", "show_progress_bar", "meta_fields_to_embed", "embedding_separator"}
 # Haystack's own types: a ComponentDevice and a Secret (read from HF_API_TOKEN / HF_TOKEN by default)
@@ -38,25 +39,11 @@ def test_parameters_are_the_core_options(component: type) -> None:
 @pytest.mark.parametrize("component", COMPONENTS)
 @pytest.mark.parametrize("option", static2d.OPTIONS, ids=lambda o: o.name)
 def test_each_option_reaches_the_core(component: type, option: static2d.Option) -> None:
-    values: dict[str, object] = {
-        "model": "owner/other-model",
-        "dims": 16,
-        "layers": 2,
-        "normalize": False,
-        "batch_size": 7,
+    # Haystack's own types for the device and the token
+    values = {
+        **NON_DEFAULT_OPTIONS,
         "device": ComponentDevice.from_str("cpu"),
-        "revision": "main",
-        "cache_folder": "/tmp/somewhere",
-        "local_files_only": True,
-        "trust_remote_code": True,
-        "query_prompt": "q: ",
-        "document_prompt": "d: ",
-        "max_length": 9,
         "token": Secret.from_token("hf_secret"),
-        "backend": "torch",
-        "quantize": "int8",
-        "dtype": "bfloat16",
-        "precision": "int8",
     }
     core = {"device": "cpu", "token": "***"}
     embedder = component(**{option.name: values[option.name]})

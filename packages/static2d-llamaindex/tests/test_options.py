@@ -9,6 +9,7 @@ import static2d
 from llama_index.core.base.embeddings.base import BaseEmbedding
 from llama_index.core.bridge.pydantic import SecretStr
 from llama_index.embeddings.static2d import Static2DEmbedding
+from static2d_testkit import NON_DEFAULT_OPTIONS
 
 # LlamaIndex's own fields beside static2d's options: BaseEmbedding's (they vary by version), the progress bar
 ADAPTER_ONLY = {*BaseEmbedding.model_fields, "show_progress_bar"}
@@ -31,26 +32,7 @@ def test_fields_are_the_core_options() -> None:
 @pytest.mark.parametrize("option", static2d.OPTIONS, ids=lambda o: o.name)
 def test_each_option_reaches_the_core(option: static2d.Option) -> None:
     """A non-default value of each option is what the core's encoder was made with, and what the field holds."""
-    values: dict[str, object] = {
-        "model": "owner/other-model",
-        "dims": 16,
-        "layers": 2,
-        "normalize": False,
-        "batch_size": 7,
-        "device": "cpu",
-        "revision": "main",
-        "cache_folder": "/tmp/somewhere",
-        "local_files_only": True,
-        "trust_remote_code": True,
-        "query_prompt": "q: ",
-        "document_prompt": "d: ",
-        "max_length": 9,
-        "token": "hf_secret",
-        "backend": "torch",
-        "quantize": "int8",
-        "dtype": "bfloat16",
-        "precision": "int8",
-    }
+    values = NON_DEFAULT_OPTIONS
     embed = Static2DEmbedding(**{option.name: values[option.name]})  # type: ignore[arg-type]
     if option.name == "token":
         assert embed.encoder.options["token"] == "***"  # a token is never shown

@@ -118,6 +118,46 @@ def damaged_static_model(folder: str | os.PathLike[str], how: str) -> tuple[Path
     return path, r"tokenizer\.json is not a tokenizer that Hugging Face tokenizers can read"
 
 
+# A value other than the default for each static2d option, of the type the core takes (an adapter's tests give each
+# to the adapter and check that the core's encoder was made with it).
+NON_DEFAULT_OPTIONS: dict[str, object] = {
+    "model": "owner/other-model",
+    "dims": 16,
+    "layers": 2,
+    "normalize": False,
+    "batch_size": 7,
+    "device": "cpu",
+    "revision": "main",
+    "cache_folder": "/srv/static2d-models",  # never read: the model is loaded lazily
+    "local_files_only": True,
+    "trust_remote_code": True,
+    "query_prompt": "q: ",
+    "document_prompt": "d: ",
+    "max_length": 9,
+    "token": "hf_secret",
+    "backend": "torch",
+    "quantize": "int8",
+    "dtype": "bfloat16",
+    "precision": "int8",
+}
+
+
+def bert_files(folder: str | os.PathLike[str]) -> Path:
+    """A transformer's files (config, weights, vocabulary) in a new `folder`.
+
+    Readable without torch: what a load without the `transformers` extra lacks is the extra.
+    """
+    from safetensors.numpy import save_file
+
+    folder = Path(folder)
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps({"model_type": "bert", "num_hidden_layers": 2, "hidden_size": 8}))
+    weights = {"embeddings.word_embeddings.weight": np.zeros((5, 8), dtype=np.float32)}
+    save_file(weights, str(folder / "model.safetensors"))
+    (folder / "vocab.txt").write_text("[PAD]\n[UNK]\n[CLS]\n[SEP]\nhello\n")
+    return folder
+
+
 def _st_modules() -> tuple[Any, Any, Any, Any]:
     """sentence-transformers' Normalize, Pooling, Transformer and StaticEmbedding, wherever this version has them."""
     import importlib

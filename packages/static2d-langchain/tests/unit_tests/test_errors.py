@@ -7,12 +7,11 @@ exact last line.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-import numpy as np
 import pytest
 from langchain_static2d import Static2DEmbeddings
+from static2d_testkit import bert_files
 from static2d_testkit.printed import HAYSTACK_ST, LANGCHAIN_HF, OFFLINE, no_extra, run_python
 
 NO_EXTRA = no_extra("static2d-langchain")
@@ -26,18 +25,6 @@ NO_EXTRA_SCRIPT = (
 )
 
 
-def _bert_folder(folder: Path) -> Path:
-    """A transformer's files (config, weights, vocabulary): readable, so what is missing is the extra."""
-    from safetensors.numpy import save_file
-
-    folder.mkdir()
-    (folder / "config.json").write_text(json.dumps({"model_type": "bert", "num_hidden_layers": 2, "hidden_size": 8}))
-    weights = {"embeddings.word_embeddings.weight": np.zeros((5, 8), dtype=np.float32)}
-    save_file(weights, str(folder / "model.safetensors"))
-    (folder / "vocab.txt").write_text("[PAD]\n[UNK]\n[CLS]\n[SEP]\nhello\n")
-    return folder
-
-
 def test_the_default_model_offline_is_one_message(tmp_path: Path) -> None:
     printed = run_python(OFFLINE_SCRIPT, home=tmp_path)
     assert printed.returncode == 1
@@ -46,7 +33,7 @@ def test_the_default_model_offline_is_one_message(tmp_path: Path) -> None:
 
 
 def test_a_transformer_without_the_extra_names_this_package(tmp_path: Path) -> None:
-    model = _bert_folder(tmp_path / "bert")
+    model = bert_files(tmp_path / "bert")
     # sys.modules[name] = None: an import of it fails as if it were not installed
     printed = run_python(NO_EXTRA_SCRIPT.format(model=str(model)), home=tmp_path)
     assert printed.tracebacks == 1, printed.stderr

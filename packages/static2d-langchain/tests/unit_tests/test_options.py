@@ -8,6 +8,7 @@ import pytest
 import static2d
 from langchain_static2d import Static2DEmbeddings
 from pydantic import SecretStr
+from static2d_testkit import NON_DEFAULT_OPTIONS
 
 ADAPTER_ONLY = {"show_progress_bar"}
 # LangChain's own type for a secret: the token is a SecretStr (never shown, dumped or pickled).
@@ -28,26 +29,7 @@ def test_fields_are_the_core_options() -> None:
 @pytest.mark.parametrize("option", static2d.OPTIONS, ids=lambda o: o.name)
 def test_each_option_reaches_the_core(option: static2d.Option) -> None:
     """A non-default value of each option is what the core's encoder was made with."""
-    values: dict[str, object] = {
-        "dims": 16,
-        "layers": 2,
-        "normalize": False,
-        "batch_size": 7,
-        "device": "cpu",
-        "revision": "main",
-        "cache_folder": "/tmp/somewhere",
-        "local_files_only": True,
-        "trust_remote_code": True,
-        "query_prompt": "q: ",
-        "document_prompt": "d: ",
-        "max_length": 9,
-        "backend": "torch",
-        "precision": "int8",
-        "model": "owner/other-model",
-        "quantize": "int8",
-        "dtype": "bfloat16",
-        "token": "hf_secret",
-    }
+    values = NON_DEFAULT_OPTIONS
     embeddings = Static2DEmbeddings(**{option.name: values[option.name]})  # type: ignore[arg-type]
     seen = embeddings.encoder.options[option.name]
     assert seen == ("***" if option.name == "token" else values[option.name])  # a token is never shown
