@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import threading
 from collections.abc import Iterator
@@ -67,3 +68,25 @@ def onnx_cache_at(folder: Path) -> Iterator[Path]:
             del os.environ["STATIC2D_ONNX_CACHE"]
         else:
             os.environ["STATIC2D_ONNX_CACHE"] = before
+
+
+def add_dense_module(path: Path, features: tuple[int, int] | None = None) -> Path:
+    """Insert a Dense module after the Pooling one of the model at `path` (whose modules.json is its own copy).
+
+    Returns the module's folder, with a config.json for (in_features, out_features) if `features` is given (an
+    identity activation, with bias); the caller writes the weights.
+    """
+    modules = json.loads((path / "modules.json").read_text())
+    modules.insert(2, {"idx": 2, "name": "2", "path": "2_Dense", "type": "sentence_transformers.models.Dense"})
+    (path / "modules.json").write_text(json.dumps(modules))
+    folder = path / "2_Dense"
+    folder.mkdir()
+    if features is not None:
+        config = {
+            "in_features": features[0],
+            "out_features": features[1],
+            "bias": True,
+            "activation_function": "torch.nn.modules.linear.Identity",
+        }
+        (folder / "config.json").write_text(json.dumps(config))
+    return folder

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import static2d
-from conftest import onnx_cache_at
+from conftest import add_dense_module, onnx_cache_at
 from static2d_testkit import bundled_transformer, make_static_model, make_tiny_transformer
 
 torch = pytest.importorskip("torch")
@@ -133,10 +133,7 @@ def test_a_missing_pooling_config_is_refused_naming_the_file(tmp_path: Path, bac
 
 def test_a_missing_dense_config_is_refused_naming_the_file(bert: Path, tmp_path: Path) -> None:
     path = linked_copy(bert, tmp_path / "m", copy=("modules.json",))
-    modules = json.loads((path / "modules.json").read_text())
-    modules.insert(2, {"idx": 2, "name": "2", "path": "2_Dense", "type": "sentence_transformers.models.Dense"})
-    (path / "modules.json").write_text(json.dumps(modules))
-    (path / "2_Dense").mkdir()
+    add_dense_module(path)
     with pytest.raises(ValueError, match=r"2_Dense/config\.json is missing\. The model files look incomplete"):
         static2d.load(path, lazy=True)
 
@@ -203,19 +200,9 @@ def test_a_damaged_tokenizer_json_is_refused_naming_the_file(tmp_path: Path, ber
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_a_dense_head_whose_weights_do_not_fit_its_config_is_refused(bert: Path, tmp_path: Path, backend: str) -> None:
     path = linked_copy(bert, tmp_path / "dense", copy=("modules.json",))
-    modules = json.loads((path / "modules.json").read_text())
-    modules.insert(2, {"idx": 2, "name": "2", "path": "2_Dense", "type": "sentence_transformers.models.Dense"})
-    (path / "modules.json").write_text(json.dumps(modules))
-    (path / "2_Dense").mkdir()
-    config = {
-        "in_features": 32,
-        "out_features": 8,
-        "bias": True,
-        "activation_function": "torch.nn.modules.linear.Identity",
-    }
-    (path / "2_Dense" / "config.json").write_text(json.dumps(config))
+    dense = add_dense_module(path, (32, 8))
     weights = {"linear.weight": np.zeros((16, 32), dtype=np.float32), "linear.bias": np.zeros(16, dtype=np.float32)}
-    save_file(weights, str(path / "2_Dense" / "model.safetensors"))
+    save_file(weights, str(dense / "model.safetensors"))
     with pytest.raises(
         ValueError,
         match=r"Dense head in .*2_Dense does not fit its config\.json .*linear\.weight \(16, 32\) \(expected",

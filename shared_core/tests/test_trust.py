@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import static2d
-from conftest import onnx_cache_at
+from conftest import add_dense_module, onnx_cache_at
 from static2d_testkit import bundled_transformer, make_static_model
 
 torch = pytest.importorskip("torch")
@@ -217,20 +217,8 @@ def test_a_dense_head_only_as_a_pickle_is_refused_never_unpickled(
 ) -> None:
     src = bundled_transformer()
     path = copy_model(src, tmp_path / "pickled-dense", copy=("modules.json",))
-    modules = json.loads((path / "modules.json").read_text())
-    modules.insert(2, {"idx": 2, "name": "2", "path": "2_Dense", "type": "sentence_transformers.models.Dense"})
-    (path / "modules.json").write_text(json.dumps(modules))
-    (path / "2_Dense").mkdir()
-    config = {
-        "in_features": 384,
-        "out_features": 8,
-        "bias": True,
-        "activation_function": "torch.nn.modules.linear.Identity",
-    }
-    (path / "2_Dense" / "config.json").write_text(json.dumps(config))
-    torch.save(
-        {"linear.weight": torch.zeros(8, 384), "linear.bias": torch.zeros(8)}, path / "2_Dense" / "pytorch_model.bin"
-    )
+    dense = add_dense_module(path, (384, 8))
+    torch.save({"linear.weight": torch.zeros(8, 384), "linear.bias": torch.zeros(8)}, dense / "pytorch_model.bin")
     unpickled: list[object] = []
     monkeypatch.setattr(torch, "load", lambda *a, **k: unpickled.append(a))
     for backend in ("torch", "onnx", "auto"):
