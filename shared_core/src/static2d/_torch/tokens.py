@@ -155,10 +155,9 @@ class HuggingFaceTokenizer:
 class TokieTokenizer:
     """tokie for the texts of printable ASCII, a Hugging Face tokenizer (proven exact) for every other text."""
 
-    def __init__(self, fast: Any, exact: HuggingFaceTokenizer, *, type_ids: bool) -> None:  # noqa: ANN401 - tokie
+    def __init__(self, fast: Any, exact: HuggingFaceTokenizer) -> None:  # noqa: ANN401 - tokie's
         self._fast = fast
         self._exact = exact
-        self._type_ids = type_ids
         self.name = f"tokie + {exact.name}"
 
     @classmethod
@@ -171,7 +170,7 @@ class TokieTokenizer:
         fast = load_tokie(exact.backend)
         if fast is None:
             return None
-        return cls(fast, exact, type_ids=exact.type_ids)
+        return cls(fast, exact)
 
     def tokenize(self, texts: Sequence[str], one_by_one: bool | None = None) -> Tokens:
         """The ids of `texts`: those of printable ASCII (as prepared) by tokie, the others by Hugging Face.
@@ -185,7 +184,7 @@ class TokieTokenizer:
             return self._exact.encode(items)
         rows, rest = np.flatnonzero(mine), np.flatnonzero(~mine)
         ids, lengths = encode(self._fast, [items[i] for i in rows.tolist()], special=True, one_by_one=one_by_one)
-        fast = Tokens(ids.astype(np.int64), lengths, np.zeros(len(ids), np.int64) if self._type_ids else None)
+        fast = Tokens(ids.astype(np.int64), lengths, np.zeros(len(ids), np.int64) if self._exact.type_ids else None)
         if rest.size == 0:
             return fast
         both = Tokens.join([fast, self._exact.encode([items[i] for i in rest.tolist()])])
