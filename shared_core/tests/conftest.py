@@ -90,3 +90,20 @@ def add_dense_module(path: Path, features: tuple[int, int] | None = None) -> Pat
         }
         (folder / "config.json").write_text(json.dumps(config))
     return folder
+
+
+class CountedTokie:
+    """tokie, counting its calls on its own threads (`encode_batch_flat`) and text by text (`encode`)."""
+
+    def __init__(self, fast: object) -> None:
+        self.fast = fast
+        self.batches = 0
+        self.texts = 0
+
+    def encode_batch_flat(self, texts: list[str], add_special_tokens: bool) -> object:
+        self.batches += 1
+        return self.fast.encode_batch_flat(texts, add_special_tokens=add_special_tokens)  # type: ignore[attr-defined]
+
+    def encode(self, text: str, add_special_tokens: bool) -> object:
+        self.texts += 1
+        return self.fast.encode(text, add_special_tokens=add_special_tokens)  # type: ignore[attr-defined]

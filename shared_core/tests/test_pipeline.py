@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 import static2d
-from conftest import TEXTS, sts_dev
+from conftest import TEXTS, CountedTokie, sts_dev
 from static2d_testkit import TRANSFORMER_FAMILIES, bundled_transformer, make_tiny_transformer
 from static2d_testkit.multilingual import multilingual_texts
 
@@ -124,30 +124,18 @@ def test_tokie_keeps_to_the_thread_limit_in_the_torch_engine(bert: Path, monkeyp
     from static2d import _threads
 
     engine = _engine(static2d.load(bert, backend="torch"))
-    calls: list[str] = []
-
-    class Counted:
-        def __init__(self, fast: Any) -> None:
-            self.fast = fast
-
-        def encode_batch_flat(self, texts: list[str], add_special_tokens: bool) -> Any:
-            calls.append("batch")
-            return self.fast.encode_batch_flat(texts, add_special_tokens=add_special_tokens)
-
-        def encode(self, text: str, add_special_tokens: bool) -> Any:
-            calls.append("text")
-            return self.fast.encode(text, add_special_tokens=add_special_tokens)
-
-    monkeypatch.setattr(engine.tokenizer, "_fast", Counted(engine.tokenizer._fast))
+    counted = CountedTokie(engine.tokenizer._fast)
+    monkeypatch.setattr(engine.tokenizer, "_fast", counted)
     texts = _texts(300)
     monkeypatch.setattr(_threads, "affinity_cpus", lambda: 4)
     monkeypatch.setattr(_threads, "limit", lambda: 4)
     expected = engine.tokenizer.tokenize(texts)
-    assert calls == ["batch"]
-    calls.clear()
+    assert (counted.batches, counted.texts) == (1, 0)
+    counted.batches = 0
     monkeypatch.setattr(_threads, "limit", lambda: 1)
     got = engine.tokenizer.tokenize(texts)
-    assert set(calls) == {"text"}
+    assert counted.batches == 0
+    assert counted.texts > 0
     np.testing.assert_array_equal(got.ids, expected.ids)
     np.testing.assert_array_equal(got.lengths, expected.lengths)
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import static2d
-from conftest import sts_dev
+from conftest import CountedTokie, sts_dev
 from static2d._static import exact, fasttok, wordcache
 from static2d._static.engine import StaticEngine
 from static2d_testkit.families import FAMILIES, family_model, train_tokenizer
@@ -282,23 +282,6 @@ def test_a_batch_uses_at_most_the_thread_limit_and_the_vectors_do_not_depend_on_
         assert most[0] > 1  # the cores are used
 
 
-class _CountedTokie:
-    """tokie, counting its calls on its own threads (`encode_batch_flat`) and text by text (`encode`)."""
-
-    def __init__(self, fast: object) -> None:
-        self.fast = fast
-        self.batches = 0
-        self.texts = 0
-
-    def encode_batch_flat(self, texts: list[str], add_special_tokens: bool) -> object:
-        self.batches += 1
-        return self.fast.encode_batch_flat(texts, add_special_tokens=add_special_tokens)  # type: ignore[attr-defined]
-
-    def encode(self, text: str, add_special_tokens: bool) -> object:
-        self.texts += 1
-        return self.fast.encode(text, add_special_tokens=add_special_tokens)  # type: ignore[attr-defined]
-
-
 def test_tokie_keeps_to_the_thread_limit(monkeypatch: pytest.MonkeyPatch) -> None:
     """tokie starts a thread per CPU it sees, whatever static2d's limit: below the process's CPUs (a Ray actor given
     one CPU), it tokenizes text by text in static2d's own threads instead, with the same vectors."""
@@ -308,7 +291,7 @@ def test_tokie_keeps_to_the_thread_limit(monkeypatch: pytest.MonkeyPatch) -> Non
     enc = static2d.load(family_model("wordpiece-uncased"), normalize=False)
     engine = _engine(enc)
     assert engine._fast is not None
-    counted = _CountedTokie(engine._fast._tokenizer)
+    counted = CountedTokie(engine._fast._tokenizer)
     monkeypatch.setattr(engine._fast, "_tokenizer", counted)
     texts = [t for t in sts_dev()[0] if fasttok.accepted(t)][:2000]
     monkeypatch.setattr(_threads, "affinity_cpus", lambda: 4)
