@@ -101,7 +101,7 @@ def test_the_transformer_runs_once_per_text(bert: Path, backend: str, monkeypatc
     texts = [f"text number {i} " * (i % 5 + 1) for i in range(10)]
     seen: list[int] = []
     if backend == "torch":
-        from static2d._torch.cut import find_layer_list
+        from static2d._model.weights import find_layer_list
 
         parent, attr = find_layer_list(engine._auto_model())
         handle = getattr(parent, attr)[0].register_forward_hook(lambda _m, args, _o: seen.append(len(args[0])))

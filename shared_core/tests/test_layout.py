@@ -1,5 +1,5 @@
-"""The core's layout: no import circle, no import from a lower floor to a higher one, no hidden (function-level)
-imports of the package's own modules, and docs/architecture.md lists exactly the modules of the tree."""
+"""The core's layout: no import circle, no import from a lower floor to a higher one, no engine importing another,
+no hidden (function-level) imports of the package's own modules, and docs/architecture.md lists every module."""
 
 from __future__ import annotations
 
@@ -17,22 +17,25 @@ FLOORS = {
     "_threads": 0,
     "_hashing": 0,
     "_vectors": 0,
+    "_cells": 0,
     "_precision": 0,
     "_checks": 0,
     "_extras": 0,
     "_options": 1,
     "_fingerprint": 1,
     "_model": 2,
+    "_tokens": 2,
     "_static": 3,
     "_torch": 3,
     "_onnx": 3,
-    "_choice": 4,
-    "_engines": 4,
-    "_encoder": 5,
-    "_batch": 6,
-    "_tradeoff": 6,
-    "__init__": 7,
-    "__main__": 7,
+    "_export": 4,
+    "_choice": 5,
+    "_engines": 5,
+    "_encoder": 6,
+    "_batch": 7,
+    "_tradeoff": 7,
+    "__init__": 8,
+    "__main__": 8,
 }
 
 
@@ -100,6 +103,20 @@ def test_no_import_goes_up_a_floor() -> None:
         if FLOORS[_component(b)] > FLOORS[_component(a)]
     ]
     assert not upward
+
+
+ENGINES = ("_static", "_torch", "_onnx")
+
+
+def test_engines_stand_side_by_side() -> None:
+    """No engine imports another: what two share sits on a floor below them (`_tokens`, `_model`)."""
+    crossing = [
+        f"{a} imports {b}"
+        for a, targets in _graph().items()
+        for b in targets
+        if _component(a) in ENGINES and _component(b) in ENGINES and _component(a) != _component(b)
+    ]
+    assert not crossing
 
 
 def test_no_import_circle() -> None:

@@ -6,10 +6,12 @@ import dataclasses
 import inspect
 import os
 import typing
+from pathlib import Path
 
 import pytest
 import static2d
 from static2d._options import Options, check_options
+from static2d_testkit import NON_DEFAULT_OPTIONS, make_static_model
 
 PATHS = {"model", "cache_folder"}  # load also takes an os.PathLike for these (kept as str)
 
@@ -51,3 +53,31 @@ def test_the_option_types_are_exported() -> None:
 def test_every_option_checks_its_type(option: static2d.Option) -> None:
     with pytest.raises((TypeError, ValueError), match=option.name):
         check_options(**{option.name: object()})
+
+
+# An option that does not apply to a static model, set to a value other than its default (and other than a value
+# meaning the default's behaviour, such as device="cpu").
+_NOT_FOR_STATIC = {"device": "cuda", **{k: v for k, v in NON_DEFAULT_OPTIONS.items() if k != "device"}}
+
+
+@pytest.mark.parametrize("option", [o for o in static2d.OPTIONS if "static" not in o.applies_to], ids=str)
+def test_an_option_that_does_not_apply_to_a_static_model_is_refused(option: static2d.Option, tmp_path: Path) -> None:
+    """Every option the registry marks transformer-only is refused on a static model, by one policy."""
+    model = make_static_model(tmp_path / "static")
+    value = _NOT_FOR_STATIC[option.name]
+    with pytest.raises(ValueError, match=rf"{option.name}={value!r} was given, but .* is a static embedding model: "):
+        static2d.load(model, **{option.name: value}, lazy=True)
+    static2d.load(model, **{option.name: option.default}, lazy=True)  # its default is fine
+
+
+def test_device_cpu_is_fine_on_a_static_model(tmp_path: Path) -> None:
+    encoder = static2d.load(make_static_model(tmp_path / "static"), device="cpu")
+    assert encoder.backend == "numpy"
+    assert encoder.device == "cpu"
+
+
+def test_the_registry_says_which_options_are_transformer_only() -> None:
+    only = {o.name for o in static2d.OPTIONS if o.applies_to == ("transformer",)}
+    assert only == {"layers", "device", "trust_remote_code", "backend", "quantize", "dtype"}
+    for option in static2d.OPTIONS:
+        assert option.doc.startswith("Transformer") == (option.name in only), option.name

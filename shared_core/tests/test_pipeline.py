@@ -19,8 +19,8 @@ from static2d_testkit.multilingual import multilingual_texts
 torch = pytest.importorskip("torch")
 st = pytest.importorskip("sentence_transformers")
 
+from static2d._tokens.transformer import PROBES, SentenceTransformersTokenizer  # noqa: E402
 from static2d._torch.pipeline import Prefetcher, cut  # noqa: E402 - needs torch
-from static2d._torch.tokens import PROBES, SentenceTransformersTokenizer  # noqa: E402
 
 
 @pytest.fixture(scope="module", params=TRANSFORMER_FAMILIES)

@@ -18,8 +18,10 @@ import numpy as np
 import pytest
 import static2d
 from conftest import CountedTokie, sts_dev
-from static2d._static import exact, fasttok, wordcache
+from static2d._static import wordcache
 from static2d._static.engine import StaticEngine
+from static2d._tokens import exact
+from static2d._tokens import tokie as fasttok
 from static2d_testkit.families import FAMILIES, family_model, train_tokenizer
 from static2d_testkit.multilingual import multilingual_texts
 from tokenizers import Tokenizer, models, normalizers, pre_tokenizers

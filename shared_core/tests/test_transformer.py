@@ -122,7 +122,7 @@ def test_bad_sizes_fail_before_the_weights_load(
 
 
 def test_unknown_architecture_is_named() -> None:
-    from static2d._torch.cut import find_layer_list
+    from static2d._model.weights import find_layer_list
 
     class Mystery(torch.nn.Module):
         def __init__(self) -> None:

@@ -8,28 +8,23 @@ from __future__ import annotations
 import os
 import threading
 import weakref
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
 
 from static2d import _engines, _fingerprint, _precision
+from static2d._cells import Cell
 from static2d._checks import check_size, check_sizes, check_texts
 from static2d._engines import Engine
 from static2d._model.describe import ModelDescription, describe
 from static2d._model.files import check_transformer_files
 from static2d._model.hub import is_local, locate
 from static2d._model.limits import check_device, check_max_length
-from static2d._options import OPTIONS, Backend, Dtype, Options, Quantize, check_options
+from static2d._options import OPTIONS, Backend, Dtype, Options, Quantize, check_options, refuse_inapplicable
 from static2d._precision import Precision
-from static2d._torch.engine import DEFAULT_BATCH_TEXTS, TorchEngine
-from static2d._vectors import normalize_rows
 
-_DEFAULT_BATCH_SIZE = {"static": 16384, "transformer": 32}
-# ONNX Runtime is handed this many batches at once, so it can sort them by length. (The torch engine takes all the
-# texts of a call at once: it sorts them, and batches them by tokens, itself.)
-_TRANSFORMER_CHUNK_BATCHES = 16
 # int8 / uint8 ranges, computed once per loaded model and settings (dims, normalize, prompts), whichever encoder or
 # adapter asks first; forgotten with the model.
 _RANGES: weakref.WeakKeyDictionary[Engine, dict[tuple[object, ...], npt.NDArray[np.float32]]] = (
@@ -45,8 +40,7 @@ class _Loaded:
         self.description = description
         self.max_dims = max_dims
         self.dims = options.dims if options.dims is not None else max_dims
-        default = DEFAULT_BATCH_TEXTS if isinstance(engine, TorchEngine) else _DEFAULT_BATCH_SIZE[description.kind]
-        self.batch_size = options.batch_size or default
+        self.batch_size = options.batch_size or engine.default_batch_size
 
         def prompt_for(given: str | None, names: tuple[str, ...]) -> str:
             if given is not None:
@@ -139,7 +133,7 @@ class Encoder:
 
         For `device=None`, the best accelerator torch sees, else the CPU.
         """
-        return _engines.device_of(self._get().engine)
+        return self._get().engine.device
 
     @property
     def dtype(self) -> str:
@@ -265,7 +259,7 @@ class Encoder:
             precision=self.precision,
             ranges=_precision.ranges_id(self.ranges),
             dtype=self.dtype,
-            device=_engines.device_of(loaded.engine),
+            device=loaded.engine.device,
             backend=loaded.engine.runtime,
         )
 
@@ -398,29 +392,8 @@ class Encoder:
         )
         depths = check_sizes(layers, "layers", engine.layers, hint=hint)
         sizes = check_sizes(dims, "dims", loaded.max_dims)
-        n = len(texts)
-        if isinstance(engine, TorchEngine):  # every cell from one pass, cut and normalised on the device
-            cells = [(depth, d) for depth in depths for d in sizes]
-            return self._torch_cells(engine, loaded, texts, prompt, cells, show_progress_bar, "Encoding grid")
-        full = {d: np.empty((n, loaded.max_dims), dtype=np.float32) for d in depths}
-        step = loaded.batch_size * _TRANSFORMER_CHUNK_BATCHES
-        starts: Iterable[int] = range(0, n, step)
-        if show_progress_bar and n > step:
-            from tqdm.auto import tqdm
-
-            starts = tqdm(starts, total=-(-n // step), desc="Encoding grid", unit="batch")
-        for start in starts:
-            batch = texts[start : start + step]
-            try:
-                layered = engine.encode_layers(batch, prompt, depths, loaded.batch_size)
-            except (TypeError, ValueError) as e:  # the tokenizer's words for text that is not valid Unicode
-                _refuse_invalid_unicode([prompt], "the prompt", e)
-                _refuse_invalid_unicode(batch, "item", e, start)
-                raise
-            for depth, vectors in layered.items():
-                full[depth][start : start + len(batch)] = vectors
-        grid = {(depth, d): np.ascontiguousarray(full[depth][:, :d]) for depth in depths for d in sizes}
-        return {k: normalize_rows(v) for k, v in grid.items()} if self._options.normalize else grid
+        cells = [(depth, d) for depth in depths for d in sizes]
+        return self._cells(loaded, texts, prompt, cells, show_progress_bar, "Encoding grid")
 
     def _encode(self, loaded: _Loaded, texts: list[str], prompt: str, show_progress_bar: bool) -> npt.NDArray[Any]:
         vectors = self._floats(loaded, texts, prompt, show_progress_bar)
@@ -431,46 +404,26 @@ class Encoder:
     def _floats(
         self, loaded: _Loaded, texts: list[str], prompt: str, show_progress_bar: bool
     ) -> npt.NDArray[np.float32]:
-        n, dims, batch_size = len(texts), loaded.dims, loaded.batch_size
-        engine = loaded.engine
-        if isinstance(engine, TorchEngine):  # all the texts at once: the engine sorts and batches them by tokens
-            cell = (engine.layers or 0, dims)
-            return self._torch_cells(engine, loaded, texts, prompt, [cell], show_progress_bar, "Encoding")[cell]
-        out = np.empty((n, dims), dtype=np.float32)
-        step = batch_size * (_TRANSFORMER_CHUNK_BATCHES if loaded.description.kind == "transformer" else 1)
-        starts: Iterable[int] = range(0, n, step)
-        if show_progress_bar and n > step:
-            from tqdm.auto import tqdm
+        cell = (loaded.engine.layers or 0, loaded.dims)
+        return self._cells(loaded, texts, prompt, [cell], show_progress_bar, "Encoding")[cell]
 
-            starts = tqdm(starts, total=-(-n // step), desc="Encoding", unit="batch")
-        for start in starts:
-            batch = texts[start : start + step]
-            try:
-                out[start : start + len(batch)] = loaded.engine.encode_batch(batch, dims, prompt, batch_size)
-            except (TypeError, ValueError) as e:  # the tokenizer's words for text that is not valid Unicode
-                _refuse_invalid_unicode([prompt], "the prompt", e)
-                _refuse_invalid_unicode(batch, "item", e, start)
-                raise
-        return normalize_rows(out) if self._options.normalize else out
-
-    def _torch_cells(  # noqa: PLR0917 - private
+    def _cells(  # noqa: PLR0917 - private
         self,
-        engine: TorchEngine,
         loaded: _Loaded,
         texts: list[str],
         prompt: str,
-        cells: list[tuple[int, int]],
+        cells: list[Cell],
         show_progress_bar: bool,
         what: str,
-    ) -> dict[tuple[int, int], npt.NDArray[np.float32]]:
-        """The torch engine's vectors at each (layers, dims) cell, normalised on the device if `normalize`."""
+    ) -> dict[Cell, npt.NDArray[np.float32]]:
+        """The engine's vectors at each (layers, dims) cell, normalised if `normalize` (`Engine.encode`)."""
         bar = None
         if show_progress_bar and texts:
             from tqdm.auto import tqdm
 
             bar = tqdm(total=len(texts), desc=what, unit="text")
         try:
-            return engine.encode(
+            return loaded.engine.encode(
                 texts,
                 prompt,
                 cells,
@@ -487,13 +440,13 @@ class Encoder:
                 bar.close()
 
 
-def _refuse_invalid_unicode(texts: Sequence[str], what: str, error: Exception, offset: int = 0) -> None:
+def _refuse_invalid_unicode(texts: Sequence[str], what: str, error: Exception) -> None:
     """Name the first text holding a lone surrogate (not valid Unicode, so no tokenizer can read it), if any."""
     for i, text in enumerate(texts):
         try:
             text.encode("utf-8")
         except UnicodeEncodeError as e:
-            where = f"{what} {offset + i}" if what == "item" else what
+            where = f"{what} {i}" if what == "item" else what
             msg = (
                 f"{where} holds {text[e.start : e.end]!r} at character {e.start}, a lone surrogate: not valid Unicode "
                 "text, so it cannot be tokenized. Repair or drop it before embedding (for instance "
@@ -567,24 +520,7 @@ def _describe(o: Options) -> ModelDescription:
         token=o.token,
     )
     description = describe(folder, o.model)
-    if description.kind == "static" and o.layers is not None:
-        msg = (
-            f"layers={o.layers} was given, but {o.model!r} is a static embedding model: static models have no "
-            "layers (they are a token-embedding table). Leave layers unset, or use a 2D-Matryoshka transformer."
-        )
-        raise ValueError(msg)
-    if description.kind == "static" and o.quantize is not None:
-        msg = (
-            f"quantize={o.quantize!r} was given, but {o.model!r} is a static embedding model: quantize is for "
-            "transformers on ONNX Runtime (a static model is a table lookup, already fast). Leave quantize unset."
-        )
-        raise ValueError(msg)
-    if description.kind == "static" and o.dtype != "float32":
-        msg = (
-            f"dtype={o.dtype!r} was given, but {o.model!r} is a static embedding model: dtype is the precision a "
-            "transformer runs in on torch (a static model is a float32 table lookup in numpy). Leave dtype unset."
-        )
-        raise ValueError(msg)
+    refuse_inapplicable(o, description.kind)
     if description.kind == "transformer":
         check_size(o.layers, "layers", description.max_layers)
     if o.backend != "onnx":  # ONNX runs on the CPU, and says so for any other device

@@ -1,7 +1,8 @@
 """Loading the engine that runs a model, once per configuration, shared by every encoder in the process.
 
 An engine is a loaded model: `StaticEngine` (numpy), `TorchEngine` (sentence-transformers) or `OnnxEngine`
-(ONNX Runtime). Each returns the first `dims` columns of the model's own output; the encoder normalises.
+(ONNX Runtime). Each implements `Engine.encode`: the model's own output at (layers, dims) cells, cut and normalised
+once (`static2d._cells`, or on the device for torch).
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ from typing import Literal, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from static2d._cells import Cell
 from static2d._choice import Runtime, choose, refuse_onnx
+from static2d._export.onnx import builder
 from static2d._model.describe import ModelDescription, StaticDescription, TransformerDescription
 from static2d._onnx.load import load_onnx
 from static2d._onnx.runtime import OnnxUnsupportedError
@@ -27,7 +30,7 @@ logger = logging.getLogger("static2d")
 
 
 class Engine(Protocol):
-    """What every engine offers the encoder: a loaded model that embeds texts, at its depth or at shallower ones."""
+    """What every engine offers the encoder: a loaded model that embeds texts at (layers, dims) cells."""
 
     @property
     def kind(self) -> Literal["static", "transformer"]: ...
@@ -35,19 +38,30 @@ class Engine(Protocol):
     @property
     def runtime(self) -> Runtime: ...
 
+    device: str  # where it runs: "cpu", "cuda:0", ...
+    dtype: str  # the precision the model runs in
+    default_batch_size: int  # texts per batch where the user gave no batch_size
     max_dims: int
     max_layers: int | None
     layers: int | None
     max_length: int | None
 
-    def encode_batch(self, texts: Sequence[str], dims: int, prompt: str, batch_size: int) -> npt.NDArray[np.float32]:
-        """The first `dims` columns of the model's output for `texts` (prompt put before each), rows in order."""
-        ...
+    def encode(
+        self,
+        texts: Sequence[str],
+        prompt: str,
+        cells: Sequence[Cell],
+        *,
+        normalize: bool,
+        batch_size: int,
+        progress: Callable[[int], object] | None = None,
+    ) -> dict[Cell, npt.NDArray[np.float32]]:
+        """The texts' vectors (the prompt put before each) at each (layers, dims) cell, rows in order.
 
-    def encode_layers(
-        self, texts: Sequence[str], prompt: str, layers: Sequence[int], batch_size: int
-    ) -> dict[int, npt.NDArray[np.float32]]:
-        """The full-width output at each of `layers` (1..self.layers) from one pass per batch."""
+        Each cell's vectors are the first `dims` columns of the model's output at depth `layers` (0 for a static
+        model), scaled to unit length if `normalize`; every depth comes from one pass per batch. `progress` is
+        called with the number of texts done, as they are done.
+        """
         ...
 
 
@@ -59,8 +73,6 @@ _KEY_LOCKS: dict[tuple[object, ...], threading.Lock] = {}
 def load_engine(options: Options, description: ModelDescription) -> Engine:
     """The engine for this model and these options (loaded once; later calls get the same object)."""
     if description.kind == "static":
-        if options.device not in (None, "cpu"):
-            logger.warning("device=%r is ignored: static models run on the CPU with numpy.", options.device)
         key: tuple[object, ...] = ("numpy", str(description.folder), options.max_length)
         return _shared(key, lambda: _announced(_static(description, options.max_length), description))
     depth = options.layers if options.layers is not None else description.max_layers or 0
@@ -69,7 +81,7 @@ def load_engine(options: Options, description: ModelDescription) -> Engine:
         try:
             key = ("onnx", str(description.folder), depth, options.trust_remote_code, options.max_length)
             return _shared(
-                (*key, options.quantize), lambda: _announced(load_onnx(description, options, depth), description)
+                (*key, options.quantize), lambda: _announced(_onnx(description, options, depth), description)
             )
         except ImportError as e:
             if options.backend == "onnx" or options.quantize is not None:
@@ -91,6 +103,11 @@ def _static(description: StaticDescription, max_length: int | None) -> Engine:
     return StaticEngine(description, max_length)
 
 
+def _onnx(description: TransformerDescription, options: Options, layers: int) -> Engine:
+    build = builder(description, layers, trust_remote_code=options.trust_remote_code)
+    return load_onnx(description, options, layers, build)
+
+
 def _torch(description: TransformerDescription, options: Options, layers: int, device: str) -> Engine:
     return TorchEngine(
         description,
@@ -102,20 +119,10 @@ def _torch(description: TransformerDescription, options: Options, layers: int, d
     )
 
 
-def device_of(engine: Engine) -> str:
-    """Where an engine runs: the torch engine's device; numpy and ONNX Runtime run on the CPU."""
-    return engine.device if isinstance(engine, TorchEngine) else "cpu"
-
-
-def dtype_of(engine: Engine) -> str:
-    """The precision the model runs in: the torch engine's dtype; numpy and ONNX Runtime's float graphs: float32."""
-    return engine.dtype if isinstance(engine, TorchEngine) else "float32"
-
-
 def _announced(engine: Engine, description: ModelDescription) -> Engine:
     """Log, once per loaded model, where it runs and on what (INFO on the "static2d" logger)."""
-    how = engine.runtime if engine.runtime != "torch" else f"torch, {dtype_of(engine)}"
-    logger.info("%s runs on %s (%s)", description.name, device_of(engine), how)
+    how = engine.runtime if engine.runtime != "torch" else f"torch, {engine.dtype}"
+    logger.info("%s runs on %s (%s)", description.name, engine.device, how)
     return engine
 
 

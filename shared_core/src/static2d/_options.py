@@ -126,8 +126,22 @@ def _option(
     check: Callable[[object, str], object],
     *,
     applies_to: tuple[ModelKind, ...] = _BOTH,
+    why_not: str = "",
+    harmless: tuple[object, ...] = (),
 ) -> Any:  # noqa: ANN401 - a dataclass field, typed by its annotation
-    return field(default=default, metadata={"doc": doc, "check": check, "applies_to": applies_to})
+    """One option of the registry.
+
+    Args:
+        default: Its default.
+        doc: What it does (the docs, `load`'s docstring, the adapters' fields and the CLI's help are made from it).
+        check: Checks a value (type and range), and returns it as the encoder keeps it.
+        applies_to: The model kinds it applies to. Set to anything but its default (or a `harmless` value) for a
+            model of another kind, it is refused (`refuse_inapplicable`).
+        why_not: Why it does not apply to the other kind of model (the refusal's middle part).
+        harmless: Values that mean the default's behaviour for every model kind (device="cpu").
+    """
+    metadata = {"doc": doc, "check": check, "applies_to": applies_to, "why_not": why_not, "harmless": harmless}
+    return field(default=default, metadata=metadata)
 
 
 @dataclass(frozen=True)
@@ -155,6 +169,7 @@ class Options:
         "Transformer only: run (and keep in memory) only the first `layers` layers. None: all.",
         _size("number of transformer layers"),
         applies_to=_TRANSFORMER,
+        why_not="static models have no layers (they are a token-embedding table)",
     )
     normalize: bool = _option(
         True,
@@ -174,6 +189,8 @@ class Options:
         "...), else the CPU. Static models run on the CPU with numpy.",
         _device,
         applies_to=_TRANSFORMER,
+        why_not="a static model runs on the CPU with numpy (a table lookup, no torch)",
+        harmless=("cpu",),
     )
     revision: str | None = _option(
         None,
@@ -192,9 +209,10 @@ class Options:
     )
     trust_remote_code: bool = _option(
         False,
-        "Allow a transformer's own modelling code from the hub to run.",
+        "Transformer only: allow its own modelling code from the hub to run.",
         _flag,
         applies_to=_TRANSFORMER,
+        why_not="a static model is a table and a tokenizer, with no code of its own to run",
     )
     query_prompt: str | None = _option(
         None,
@@ -226,6 +244,7 @@ class Options:
         "else torch).",
         _backend,
         applies_to=_TRANSFORMER,
+        why_not="a static model always runs in numpy (backend is what runs a transformer)",
     )
     quantize: Quantize = _option(
         None,
@@ -234,6 +253,7 @@ class Options:
         "of a point of float quality. None: float32.",
         _quantize,
         applies_to=_TRANSFORMER,
+        why_not="quantize is for transformers on ONNX Runtime (a static model is a table lookup, already fast)",
     )
     dtype: Dtype = _option(
         "float32",
@@ -243,6 +263,9 @@ class Options:
         "a device that cannot run it. Part of the fingerprint.",
         _dtype,
         applies_to=_TRANSFORMER,
+        why_not=(
+            "dtype is the precision a transformer runs in on torch (a static model is a float32 table lookup in numpy)"
+        ),
     )
     precision: Precision = _option(
         "float32",
@@ -352,6 +375,31 @@ def check_options(**given: object) -> Options:
 # SentenceTransformers(Text|Document)Embedder, all over sentence-transformers, and bring their option names. Every
 # adapter refuses such a name with the static2d option to use instead (never takes it and ignores it): the names
 # live here, once, and `peer_option_message` writes the refusal for each adapter.
+
+_KIND_NAMES: dict[str, str] = {"static": "a static embedding model", "transformer": "a transformer"}
+
+
+def refuse_inapplicable(options: Options, kind: ModelKind) -> None:
+    """Refuse every option that does not apply to a model of `kind` and is set to anything but its default.
+
+    The one policy for `applies_to`: `layers=12` on a static model is an error, not a setting silently dropped.
+
+    Raises:
+        ValueError: What was given, why it does not apply to this model, and the fix.
+    """
+    for f in fields(Options):
+        if kind in f.metadata["applies_to"]:
+            continue
+        value = getattr(options, f.name)
+        if value == f.default or value in f.metadata["harmless"]:
+            continue
+        fits = " or ".join(_KIND_NAMES[k] for k in f.metadata["applies_to"])
+        msg = (
+            f"{f.name}={value!r} was given, but {options.model!r} is {_KIND_NAMES[kind]}: {f.metadata['why_not']}. "
+            f"Leave {f.name} unset, or load {fits}."
+        )
+        raise ValueError(msg)
+
 
 _LANGCHAIN = "LangChain's HuggingFaceEmbeddings"
 _LLAMAINDEX = "LlamaIndex's HuggingFaceEmbedding"

@@ -2,7 +2,7 @@
 
 Everything here runs without torch: it reads headers and configs (no transformer weights are loaded) and raises a
 ValueError naming the file. The check of a transformer's weights against its architecture needs torch and lives
-with the torch engine (`static2d._torch.weights`).
+with the torch engine (`static2d._model.weights`).
 """
 
 from __future__ import annotations

@@ -1,23 +1,22 @@
 """Assembling the ONNX engine: whether ONNX Runtime can run a transformer, and its graph from the cache or built.
 
-The graph is exported with torch only when it is not cached yet (`export`); a cached graph runs with onnxruntime,
-tokenizers and numpy alone.
+The graph is built (by the caller's `build`: `static2d._export.onnx.builder`, with torch) only when it is not
+cached yet; a cached graph runs with onnxruntime, tokenizers and numpy alone. Nothing here imports torch.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from static2d._extras import install_hint
 from static2d._model.describe import TransformerDescription
 from static2d._onnx.cache import CutModel, get_or_build, source_of
-from static2d._onnx.export import export, require_export_tools
 from static2d._onnx.head import dense_refusal
 from static2d._onnx.quantize import quantized
 from static2d._onnx.runtime import OnnxEngine, OnnxUnsupportedError
 from static2d._options import Options
-from static2d._torch.weights import check_transformer_weights
 
 
 def onnx_refusal(description: TransformerDescription) -> str | None:
@@ -40,8 +39,12 @@ def onnx_refusal(description: TransformerDescription) -> str | None:
     return None
 
 
-def load_onnx(description: TransformerDescription, options: Options, layers: int) -> OnnxEngine:
-    """Run the cut graph (exported and cached first if need be) on ONNX Runtime."""
+Build = Callable[[Path], tuple[list[str], dict[str, Any]]]
+"""Writes the cut graph into a folder of the cache; returns its input names and extra record fields."""
+
+
+def load_onnx(description: TransformerDescription, options: Options, layers: int, build: Build) -> OnnxEngine:
+    """Run the cut graph (built by `build` and cached first if need be) on ONNX Runtime."""
     if options.device not in (None, "cpu"):
         msg = (
             f"backend='onnx' runs on the CPU; device={options.device!r} needs backend='torch' (or leave device unset)."
@@ -57,13 +60,6 @@ def load_onnx(description: TransformerDescription, options: Options, layers: int
     if why is not None:
         msg = f"{why}. Use backend='torch'."
         raise OnnxUnsupportedError(msg)
-
-    def build(dest: Path) -> tuple[list[str], dict[str, Any]]:
-        require_export_tools(description.name)
-        # before anything is exported or cached: weights that do not fit would export random layers
-        tf_dir = description.pipeline.tf_dir
-        check_transformer_weights(tf_dir, description.name, layers, trust_remote_code=options.trust_remote_code)
-        return export(description, layers, dest, trust_remote_code=options.trust_remote_code), {}
 
     if options.quantize is None:
         cut = get_or_build(description, source_of(description, layers), build)

@@ -7,17 +7,22 @@ numpy alone (no torch).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Literal, cast
 
 import numpy as np
 import numpy.typing as npt
 
 from static2d import _threads
+from static2d._cells import Cell, by_chunks, finish
 from static2d._model.describe import Pipeline, TransformerDescription
 from static2d._model.files import read_tokenizer
 from static2d._onnx.head import Dense, pool
+from static2d._tokens.transformer import PromptLength
 from static2d._vectors import normalize_rows
+
+# ONNX Runtime is handed this many batches at once, so it can sort them by length.
+_CHUNK_BATCHES = 16
 
 
 def output_name(depth: int, layers: int) -> str:
@@ -84,6 +89,9 @@ class OnnxEngine:
 
     kind: Literal["transformer"] = "transformer"
     runtime: Literal["onnx"] = "onnx"
+    device = "cpu"
+    dtype = "float32"
+    default_batch_size = 32
 
     def __init__(
         self,
@@ -118,18 +126,35 @@ class OnnxEngine:
         self.outputs = {o.name for o in self.session.get_outputs()}
         hidden = int(self.session.get_outputs()[0].shape[-1])
         self.max_dims = self.dense[-1].weight.shape[0] if self.dense else hidden * len(pipeline.pooling)
-        self._prompt_lengths: dict[str, int] = {}
+        self.prompt_length = PromptLength(self._count_prompt)
 
-    def prompt_length(self, prompt: str) -> int:
-        """Tokens of the prompt as sentence-transformers counts them (its trailing special token left out)."""
-        if not prompt:
-            return 0
-        known = self._prompt_lengths.get(prompt)
-        if known is None:
-            ids = self.tokenizer.encode(prompt).ids
-            known = len(ids) - (1 if ids and ids[-1] in self.special_ids else 0)
-            self._prompt_lengths[prompt] = known
-        return known
+    def _count_prompt(self, prompt: str) -> int:
+        """The prompt's tokens as sentence-transformers counts them (its trailing special token left out)."""
+        ids = self.tokenizer.encode(prompt).ids
+        return len(ids) - (1 if ids and ids[-1] in self.special_ids else 0)
+
+    def encode(
+        self,
+        texts: Sequence[str],
+        prompt: str,
+        cells: Sequence[Cell],
+        *,
+        normalize: bool,
+        batch_size: int,
+        progress: Callable[[int], object] | None = None,
+    ) -> dict[Cell, npt.NDArray[np.float32]]:
+        """The texts' vectors at each (depth, dims) of `cells`, every depth from one run of the graph per batch.
+
+        ONNX Runtime is handed `_CHUNK_BATCHES` batches of texts at once, so that it sorts them by length.
+        """
+        depths = sorted({depth for depth, _ in cells})
+        width = max(d for _, d in cells)
+
+        def run(chunk: Sequence[str]) -> dict[int, npt.NDArray[np.float32]]:
+            return self.encode_layers(chunk, prompt, depths, batch_size, dims=width)
+
+        full = by_chunks(texts, batch_size * _CHUNK_BATCHES, run, progress)
+        return finish(full, cells, normalize=normalize)
 
     def encode_batch(self, texts: Sequence[str], dims: int, prompt: str, batch_size: int) -> npt.NDArray[np.float32]:
         """Tokenize, sort by length, run the graph batch by batch, pool; the first `dims` columns, rows in order."""

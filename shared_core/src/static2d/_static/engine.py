@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Literal
 
 import numpy as np
@@ -21,14 +21,15 @@ import numpy.typing as npt
 from tokenizers import Tokenizer
 
 from static2d import _threads
+from static2d._cells import Cell, by_chunks, finish
 from static2d._model.describe import StaticDescription
 from static2d._model.files import read_tokenizer
-from static2d._static.fasttok import FastTokenizer, accepted
 from static2d._static.joiner import Joiner
 from static2d._static.pool import BLOCK_BYTES, pool, sum_rows
 from static2d._static.table import load_table
-from static2d._static.tokens import Tokens, assemble, drop, from_rows
 from static2d._static.wordcache import WordCache
+from static2d._tokens.ids import Tokens, assemble, drop, from_rows
+from static2d._tokens.tokie import FastTokenizer, accepted
 
 # A batch of more than this many texts is cut into pieces of this many, tokenized and pooled by the workers.
 _PIECE = 4096
@@ -42,6 +43,9 @@ class StaticEngine:
 
     kind: Literal["static"] = "static"
     runtime: Literal["numpy"] = "numpy"
+    device = "cpu"
+    dtype = "float32"
+    default_batch_size = 16384
 
     def __init__(self, files: StaticDescription, max_length: int | None) -> None:
         # float32; memory-mapped from the file (shared between processes) where it is stored as it is used
@@ -128,6 +132,26 @@ class StaticEngine:
         """Mean of the first `dims` components of each text's token vectors (`pool.pool`, by up to `threads`)."""
         return pool(self.table, flat, slots, dims, threads)
 
+    def encode(
+        self,
+        texts: Sequence[str],
+        prompt: str,
+        cells: Sequence[Cell],
+        *,
+        normalize: bool,
+        batch_size: int,
+        progress: Callable[[int], object] | None = None,
+    ) -> dict[Cell, npt.NDArray[np.float32]]:
+        """The texts' vectors at each (0, dims) cell (a static model has no layers), `batch_size` texts at a time."""
+        width = max(d for _, d in cells)
+        depths = {depth for depth, _ in cells}
+
+        def run(chunk: Sequence[str]) -> dict[int, npt.NDArray[np.float32]]:
+            vectors = self.encode_batch(chunk, width, prompt, batch_size)
+            return dict.fromkeys(depths, vectors)
+
+        return finish(by_chunks(texts, batch_size, run, progress), cells, normalize=normalize)
+
     def encode_batch(self, texts: Sequence[str], dims: int, prompt: str, batch_size: int) -> npt.NDArray[np.float32]:
         """Encode one batch of texts (the prompt, if any, is prepended as sentence-transformers does).
 
@@ -170,13 +194,6 @@ class StaticEngine:
         if errors:
             raise errors[0]
         return out
-
-    def encode_layers(
-        self, texts: Sequence[str], prompt: str, layers: Sequence[int], batch_size: int
-    ) -> dict[int, npt.NDArray[np.float32]]:
-        """A static model has no layers: always a ValueError (the encoder refuses a grid of one before this)."""
-        msg = "A static embedding model has no layers to encode at; encode() it once instead."
-        raise ValueError(msg)
 
     def _encode_few(self, texts: Sequence[str], dims: int) -> npt.NDArray[np.float32]:
         """`pool(*tokenize(texts), dims)` for a handful of texts, text by text (the same sums in the same order)."""

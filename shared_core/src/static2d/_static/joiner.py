@@ -16,8 +16,8 @@ from collections.abc import Sequence
 import numpy as np
 from tokenizers import AddedToken, Tokenizer
 
-from static2d._static import exact
-from static2d._static.tokens import Tokens, from_rows, truncate
+from static2d._tokens import exact
+from static2d._tokens.ids import Tokens, from_rows, truncate
 
 
 class Joiner:

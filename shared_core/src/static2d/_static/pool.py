@@ -13,7 +13,7 @@ import threading
 import numpy as np
 import numpy.typing as npt
 
-from static2d._static.tokens import Ids
+from static2d._tokens.ids import Ids
 
 # A block of gathered token vectors is at most this many bytes, so it stays in cache and memory does not grow with
 # the input.

@@ -43,9 +43,9 @@ from typing import Any, Literal
 import numpy as np
 from tokenizers import Tokenizer
 
-from static2d._static import exact
 from static2d._static.joiner import Joiner
-from static2d._static.tokens import Ids, Tokens, assemble, from_rows, truncate
+from static2d._tokens import exact
+from static2d._tokens.ids import Ids, Tokens, assemble, from_rows, truncate
 
 Rule = Literal["drop", "space", "none"]
 

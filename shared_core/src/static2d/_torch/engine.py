@@ -23,13 +23,15 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import numpy.typing as npt
 
+from static2d._cells import Cell
 from static2d._model.describe import TransformerDescription
-from static2d._torch.cut import import_sentence_transformers, quiet_transformers, truncate_layers
+from static2d._model.weights import check_transformer_weights, quiet_transformers
+from static2d._tokens.exact import PROBES
+from static2d._tokens.transformer import PromptLength, exact_tokenizer
+from static2d._torch.cut import import_sentence_transformers, truncate_layers
 from static2d._torch.device import check_dtype_runs, is_accelerator, resolve_device, torch_dtype
 from static2d._torch.pipeline import Batch, Prefetcher, assemble
 from static2d._torch.tap import LayerTap
-from static2d._torch.tokens import PROBES, exact_tokenizer
-from static2d._torch.weights import check_transformer_weights
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -47,8 +49,6 @@ _IN_FLIGHT = 2  # batches queued on the device before the oldest one's vectors a
 # mask on the device); still proven equal to the 2-D mask's output on the device at load.
 _PLAIN_MASK = frozenset({"bert", "roberta", "xlm-roberta", "camembert", "distilbert", "electra", "mpnet"})
 
-Cell = tuple[int, int]  # (layers, dims)
-
 
 class TorchEngine:
     """A loaded sentence-transformers model cut to `layers`, shared by every encoder that asks for it.
@@ -62,6 +62,7 @@ class TorchEngine:
 
     kind: Literal["transformer"] = "transformer"
     runtime: Literal["torch"] = "torch"
+    default_batch_size = DEFAULT_BATCH_TEXTS
 
     def __init__(
         self,
@@ -112,7 +113,7 @@ class TorchEngine:
         self.min_batch_texts = 1 if accelerated else CPU_MIN_BATCH_TEXTS
         self._cuda = self.device.startswith("cuda")
         self._no_mask = no_mask and self._runs_without_waiting()
-        self._prompt_lengths: dict[str, int] = {}
+        self._prompt_length = PromptLength(self._count_prompt)
         # One encode at a time: the device runs one batch at a time anyway, and a Hugging Face tokenizer must not be
         # called from two threads at once ("Already borrowed").
         self._lock = threading.Lock()
@@ -144,29 +145,6 @@ class TorchEngine:
             msg = f"Cannot find the transformer inside {type(first).__name__}; load the model without `layers`."
             raise ValueError(msg)
         return auto_model
-
-    def encode_batch(self, texts: Sequence[str], dims: int, prompt: str, batch_size: int) -> npt.NDArray[np.float32]:
-        """The first `dims` columns of the model's output for `texts` (at most `batch_size` texts a batch)."""
-        depth = self.layers or 0
-        return self.encode(texts, prompt, [(depth, dims)], normalize=False, batch_size=batch_size)[depth, dims]
-
-    def encode_layers(
-        self, texts: Sequence[str], prompt: str, layers: Sequence[int], batch_size: int
-    ) -> dict[int, npt.NDArray[np.float32]]:
-        """The full-width sentence embeddings of `texts` cut at each of `layers`, from one pass per batch.
-
-        Args:
-            texts: The texts (the prompt not yet put before them).
-            prompt: Put before each text ("" for none), pooled or left out as the model's Pooling says.
-            layers: Depths to return, each 1..self.layers.
-            batch_size: Texts per batch, at most.
-
-        Returns:
-            {layer: float32 array (len(texts), self.max_dims)}, rows in the order of `texts`.
-        """
-        cells = [(d, self.max_dims) for d in layers]
-        out = self.encode(texts, prompt, cells, normalize=False, batch_size=batch_size)
-        return {d: out[d, self.max_dims] for d in layers}
 
     def encode(
         self,
@@ -298,19 +276,17 @@ class TorchEngine:
 
     def _prompt_tokens(self, prompt: str) -> int:
         """Tokens of the prompt that the pooling leaves out (0 unless the Pooling says include_prompt=False)."""
-        if not prompt or self._include_prompt:
-            return 0
-        known = self._prompt_lengths.get(prompt)
-        if known is None:
-            # As sentence-transformers counts it: its Transformer module's own count (version 6), else the prompt's
-            # ids less the trailing special token (older versions).
-            count = getattr(self.model[0], "_get_prompt_length", None)
-            if count is not None:
-                known = int(count(prompt) or 0)
-            else:
-                known = int(self.model.tokenize([prompt])["input_ids"].shape[-1]) - 1
-            self._prompt_lengths[prompt] = known
-        return known
+        return 0 if self._include_prompt else self._prompt_length(prompt)
+
+    def _count_prompt(self, prompt: str) -> int:
+        """The prompt's tokens as sentence-transformers counts them.
+
+        Its Transformer module's own count (version 6), else the prompt's ids less the trailing special token.
+        """
+        count = getattr(self.model[0], "_get_prompt_length", None)
+        if count is not None:
+            return int(count(prompt) or 0)
+        return int(self.model.tokenize([prompt])["input_ids"].shape[-1]) - 1
 
     def _plain_masks(self) -> tuple[bool, bool]:
         """What the transformer gives the 2-D mask's output for: (a (rows, 1, 1, width) boolean mask, no mask).

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from static2d._torch.cut import find_layer_list
+from static2d._model.weights import find_layer_list
 
 # What a model does to its last layer's output before returning it, by attribute of the base model.
 # (ModernBERT: final_norm.) Families without one return the last layer's output unchanged.

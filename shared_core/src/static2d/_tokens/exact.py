@@ -16,11 +16,12 @@ uses, the special tokens of common models, very long words, and every pair of pr
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from importlib import resources
 
 import numpy as np
 from tokenizers import Tokenizer
 
-from static2d._static.tokens import Tokens
+from static2d._tokens.ids import Tokens
 
 _WORDS = (
     "Hello, world! A man is playing a large flute. don't can't I'm we've they'll she'd it's JOHN'S",
@@ -48,7 +49,10 @@ _WORDS = (
     "https://example.org/path?q=1&r=2#frag user@example.com #tag @name $100 50% €12,50 C++ C# .NET",
     "  leading and trailing spaces  ",
     "\tTabs\nand\r\nnewlines\n",
+    "\u00a0\u3000 no-break and ideographic spaces at both ends \u2003\n",
+    "query: what is the capital of France?",
 )
+_CALIBRATION_LINES = 64  # lines of static2d's calibration text among the probes (ordinary English)
 # Each text alone, and a few that put the words next to each other in other ways.
 _EDGES = ("", " ", "  ", "\t", "\n", "x", " x", "x ", " x ", "x  y", "▁", " ▁ ", "\u0301", " \u0301", "\u0600 x")
 
@@ -83,10 +87,14 @@ PROBES: tuple[str, ...] = (*_WORDS, *_EDGES, *_ascii_pairs())
 def probe_texts(max_length: int | None) -> list[str]:
     """The probes for a tokenizer that keeps `max_length` tokens.
 
-    `PROBES`, a text longer than `max_length` tokens, and the probes joined into one long text (by newlines and by
-    spaces).
+    `PROBES`, ordinary English (lines of static2d's calibration text), texts longer than `max_length` tokens (or
+    than 512 where there is no limit), and the probes joined into one long text (by newlines and by spaces).
     """
-    return [*PROBES, "word " * ((max_length or 0) + 3), "\n".join(_WORDS), " ".join(_WORDS)]
+    text = resources.files("static2d").joinpath("calibration.txt").read_text(encoding="utf-8")
+    lines = [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")]
+    past = (max_length or 512) + 3
+    long = ["word " * past, "Straße " * past]
+    return [*PROBES, *lines[:_CALIBRATION_LINES], *long, "\n".join(_WORDS), " ".join(_WORDS)]
 
 
 def agrees(reference: Tokenizer, candidate: Callable[[Sequence[str]], Tokens], texts: Sequence[str]) -> bool:

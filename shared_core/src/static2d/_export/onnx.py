@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +16,10 @@ import numpy as np
 
 from static2d._extras import install_hint
 from static2d._model.describe import TransformerDescription
+from static2d._model.weights import check_transformer_weights, quiet_transformers
 from static2d._onnx.cache import OPSET, cache_root
 from static2d._onnx.runtime import OnnxUnsupportedError, batch_arrays, output_name, pad_id, transformer_tokenizer
-from static2d._torch.cut import quiet_transformers, truncate_layers
+from static2d._torch.cut import truncate_layers
 from static2d._torch.tap import SELF_CHECK_ATOL, LayerTap
 
 _TOOLS = ("torch", "transformers", "onnx")
@@ -38,6 +40,21 @@ def require_export_tools(name: str) -> None:
             f"with {install_hint('onnx-export')} (later loads then need onnxruntime only), or use backend='torch'."
         )
         raise ImportError(msg)
+
+
+def builder(
+    description: TransformerDescription, layers: int, *, trust_remote_code: bool
+) -> Callable[[Path], tuple[list[str], dict[str, Any]]]:
+    """What writes the graph of `description` cut to `layers` into a cache folder (`static2d._onnx.load.Build`)."""
+
+    def build(dest: Path) -> tuple[list[str], dict[str, Any]]:
+        require_export_tools(description.name)
+        # before anything is exported or cached: weights that do not fit would export random layers
+        tf_dir = description.pipeline.tf_dir
+        check_transformer_weights(tf_dir, description.name, layers, trust_remote_code=trust_remote_code)
+        return export(description, layers, dest, trust_remote_code=trust_remote_code), {}
+
+    return build
 
 
 def export(description: TransformerDescription, layers: int, dest: Path, *, trust_remote_code: bool) -> list[str]:

@@ -8,9 +8,9 @@ and keeps the first that gives sentence-transformers' own ids, token type ids an
 (awkward whitespace, case, Unicode, special-token strings, a text past the max length):
 
 1. tokie for the texts of printable ASCII and the Hugging Face tokenizer below for the others, where the model's
-   tokenizer is of a layout tokie is proven for (`static2d._static.fasttok`: BERT's WordPiece, byte-level BPE). It
-   must give sentence-transformers' ids (special tokens and truncation included) on the probe texts below and on
-   the static engine's printable-ASCII probes (every pair of such characters);
+   tokenizer is of a layout tokie is proven for (`static2d._tokens.tokie`: BERT's WordPiece, byte-level BPE). It
+   must give sentence-transformers' ids (special tokens and truncation included) on the probe texts
+   (`static2d._tokens.exact.probe_texts`, every pair of printable-ASCII characters among them);
 2. the Hugging Face `tokenizers` tokenizer the model loaded (its tokenizer.json), with the model's truncation, on
    the texts as this sentence-transformers passes them (each way of stripping / lower-casing tried);
 3. sentence-transformers' own preprocessing, window by window: exact by construction, slower.
@@ -23,41 +23,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from importlib import resources
 from itertools import chain
 from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
 
-from static2d._static.exact import probe_texts as static_probes
-from static2d._static.fasttok import accepted, encode, load_tokie
-
-# Texts the chosen tokenizer must cut into sentence-transformers' very ids before it is used.
-PROBES = (
-    "",
-    " ",
-    "Hello, world!",
-    "A man is playing a large flute.",
-    "  leading and trailing spaces  ",
-    "\u00a0\u3000 no-break and ideographic spaces at both ends \u2003\n",
-    "\tTabs\nand\r\nnewlines\n",
-    "Ünïcödé àccents, ß and ﬁ ligatures; Straße ÉCOLE Œuvre ǅ İstanbul ½ ² Ⅻ",
-    "UPPER CASE and MiXeD CaSe words",
-    "中文字符 and 日本語 mixed with English",
-    "\uff26\uff35\uff2c\uff2c\uff37\uff29\uff24\uff34\uff28 \uff76\uff80\uff76\uff85 \uff11\uff12\uff13",
-    "emoji 🐼🎉 👨\u200d👩\u200d👧 🇫🇷 and symbols ©®™ ← → ∑",
-    "Привет мир, مرحبا بالعالم, שלום, नमस्ते",
-    "a" * 150,
-    "supercalifragilisticexpialidocious antidisestablishmentarianism",
-    "[CLS] [SEP] [MASK] <s> </s> <unk> <pad> [UNK] <|endoftext|>",
-    "numbers 3.14159 1,000,000 2024-01-01 don't can't",
-    "\u200b zero\u200bwidth \ufeff bom \x00 nul \x7f del x\u00a0y\u2003z",
-    "e\u0301 combining mark at the start: \u0301x",
-    "query: what is the capital of France?",
-    "x",
-)
-_CALIBRATION_PROBES = 64  # lines of static2d's calibration text added to the probes (ordinary English)
+from static2d._tokens.exact import probe_texts
+from static2d._tokens.tokie import accepted, encode, load_tokie
 
 
 @dataclass(frozen=True)
@@ -175,8 +148,8 @@ class TokieTokenizer:
     def tokenize(self, texts: Sequence[str], one_by_one: bool | None = None) -> Tokens:
         """The ids of `texts`: those of printable ASCII (as prepared) by tokie, the others by Hugging Face.
 
-        tokie runs on threads of its own, or text by text in this thread (`one_by_one`, `fasttok.encode`). A text
-        alone gets token type ids of 0 (the probes check it).
+        tokie runs on threads of its own, or text by text in this thread (`one_by_one`, `tokie.encode` of
+        `static2d._tokens`). A text alone gets token type ids of 0 (the probes check it).
         """
         items = self._exact.prepare(texts)
         mine = np.fromiter(map(accepted, items), dtype=bool, count=len(items))
@@ -221,12 +194,20 @@ class SentenceTransformersTokenizer:
         )
 
 
-def probe_texts(max_length: int | None) -> list[str]:
-    """The probe texts: the awkward ones, ordinary English, texts past the max length, and all of them joined."""
-    text = resources.files("static2d").joinpath("calibration.txt").read_text(encoding="utf-8")
-    lines = [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")]
-    past = (max_length or 512) + 3
-    return [*PROBES, *lines[:_CALIBRATION_PROBES], "word " * past, "Straße " * past, "\n".join(PROBES)]
+class PromptLength:
+    """Tokens of a prompt as sentence-transformers counts them (where its Pooling leaves them out), once a prompt."""
+
+    def __init__(self, count: Callable[[str], int]) -> None:
+        self._count = count
+        self._known: dict[str, int] = {}
+
+    def __call__(self, prompt: str) -> int:
+        if not prompt:
+            return 0
+        known = self._known.get(prompt)
+        if known is None:
+            known = self._known[prompt] = int(self._count(prompt))
+        return known
 
 
 def exact_tokenizer(
@@ -242,7 +223,7 @@ def exact_tokenizer(
     Returns:
         (tokenizer, layout): the tokenizer chosen, and how sentence-transformers pads a batch.
     """
-    probes = probe_texts(getattr(model, "max_seq_length", None))
+    probes = probe_texts(_truncation_length(model, model.tokenizer))
     reference = SentenceTransformersTokenizer(model, type_ids=True)
     features = reference.features(probes)
     mask = features["attention_mask"].bool()
@@ -277,19 +258,14 @@ def _with_tokie(
 ) -> TokieTokenizer | None:
     """`TokieTokenizer` ahead of `exact`, where it is proven; else None.
 
-    Proven: sentence-transformers' ids (special tokens and truncation included) on the probes and on every
-    printable-ASCII probe of the static engine (`static2d._static.exact`: every pair of such characters).
+    Proven: sentence-transformers' ids (special tokens and truncation included) on every probe text
+    (`static2d._tokens.exact`, every pair of printable-ASCII characters among them), both ways tokie may run.
     """
     fast = TokieTokenizer.make(exact)
     if fast is None:
         return None
-    ascii_probes = [t for t in static_probes(_truncation_length(model, model.tokenizer)) if accepted(t)]
-    ascii_expected = reference.tokenize(ascii_probes)
     try:  # both ways tokie may run
-        same = all(
-            _same(fast.tokenize(probes, way), expected) and _same(fast.tokenize(ascii_probes, way), ascii_expected)
-            for way in (False, True)
-        )
+        same = all(_same(fast.tokenize(probes, way), expected) for way in (False, True))
     except (TypeError, ValueError, RuntimeError, AttributeError):
         return None
     return fast if same else None

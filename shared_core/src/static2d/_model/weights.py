@@ -7,18 +7,58 @@ every load. This raises a ValueError naming the file and the tensors instead.
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from static2d._model.files import SHOWN, check_finite_weights, checkpoint_tensors
-from static2d._torch.cut import find_layer_list, quiet_transformers
 
+# Where each encoder family keeps its list of layers, relative to the Hugging Face base model.
+# BERT / RoBERTa / XLM-R / MPNet / E5 / BGE: encoder.layer; DistilBERT: transformer.layer; ModernBERT: layers.
+_LAYER_PATHS = (("encoder", "layer"), ("transformer", "layer"), ("layers",), ("encoder", "layers"), ("layer",))
 # Modules of the Hugging Face base model that sentence-transformers and the ONNX graph never run (they use the
 # last hidden state): their tensors may be missing.
 _UNUSED = ("pooler.",)
 # transformers' legacy renames (old TensorFlow-era checkpoints), applied before comparing names.
 _LEGACY = ((".gamma", ".weight"), (".beta", ".bias"))
+
+
+@contextlib.contextmanager
+def quiet_transformers() -> Iterator[None]:
+    """Load without transformers' per-load progress bar and load report (kept for errors only)."""
+    hf_logging: Any = importlib.import_module("transformers.utils.logging")  # untyped in places
+    verbosity, bars = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(verbosity)
+        if bars:
+            hf_logging.enable_progress_bar()
+
+
+def find_layer_list(auto_model: Any) -> tuple[Any, str]:  # noqa: ANN401 - any torch module
+    """Return (parent module, attribute name) of the model's list of transformer layers."""
+    import torch
+
+    for path in _LAYER_PATHS:
+        parent = auto_model
+        for attr in path[:-1]:
+            parent = getattr(parent, attr, None)
+        if parent is not None and isinstance(getattr(parent, path[-1], None), torch.nn.ModuleList):
+            return parent, path[-1]
+    arch = type(auto_model).__name__
+    msg = (
+        f"Cannot cut layers of a {arch}: static2d finds the layer list at encoder.layer (BERT, RoBERTa, XLM-R), "
+        f"transformer.layer (DistilBERT) or layers (ModernBERT), and {arch} has none of them. Load it without "
+        "`layers` to use all of its layers."
+    )
+    raise ValueError(msg)
 
 
 @dataclass(frozen=True)

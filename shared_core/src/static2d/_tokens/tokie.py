@@ -26,8 +26,8 @@ import numpy.typing as npt
 from tokenizers import Tokenizer
 
 from static2d import _threads
-from static2d._static import exact
-from static2d._static.tokens import Tokens
+from static2d._tokens import exact
+from static2d._tokens.ids import Tokens
 
 # (model type, allowed normalizer steps, allowed pre-tokenizer steps): the layouts proven exact.
 _EXACT: tuple[tuple[str, frozenset[str], frozenset[str]], ...] = (

@@ -1,0 +1,6 @@
+"""Exact tokenization, shared by every engine.
+
+Token ids as flat arrays, the probe texts and the one agreement check that proves a faster tokenizer exact, tokie
+for printable-ASCII text, and sentence-transformers' ids for a transformer. Nothing here imports an engine, and
+torch is never imported.
+"""
