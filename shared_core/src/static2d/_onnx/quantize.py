@@ -74,7 +74,8 @@ def _weight_matmuls(graph: Path) -> dict[str, list[str]]:
 
 def _vectors(description: TransformerDescription, model: bytes | str, inputs: Sequence[str], layers: int) -> Any:  # noqa: ANN401 - float32 array
     engine = OnnxEngine(description, model=model, inputs=inputs, layers=layers, max_length=None)
-    return normalize_rows(engine.encode_batch(calibration_texts(), engine.max_dims, "", _CHECK_BATCH), eps=1e-12)
+    depth = engine.layers or 0
+    return normalize_rows(engine.encode_layers(calibration_texts(), "", [depth], _CHECK_BATCH)[depth], eps=1e-12)
 
 
 def _build_checked(

@@ -148,23 +148,20 @@ class OnnxEngine:
         ONNX Runtime is handed `_CHUNK_BATCHES` batches of texts at once, so that it sorts them by length.
         """
         depths = sorted({depth for depth, _ in cells})
-        width = max(d for _, d in cells)
 
         def run(chunk: Sequence[str]) -> dict[int, npt.NDArray[np.float32]]:
-            return self.encode_layers(chunk, prompt, depths, batch_size, dims=width)
+            return self.encode_layers(chunk, prompt, depths, batch_size)
 
         full = by_chunks(texts, batch_size * _CHUNK_BATCHES, run, progress)
         return finish(full, cells, normalize=normalize)
 
-    def encode_batch(self, texts: Sequence[str], dims: int, prompt: str, batch_size: int) -> npt.NDArray[np.float32]:
-        """Tokenize, sort by length, run the graph batch by batch, pool; the first `dims` columns, rows in order."""
-        depth = self.layers or 0
-        return self.encode_layers(texts, prompt, [depth], batch_size, dims=dims)[depth]
-
     def encode_layers(
-        self, texts: Sequence[str], prompt: str, layers: Sequence[int], batch_size: int, dims: int | None = None
+        self, texts: Sequence[str], prompt: str, layers: Sequence[int], batch_size: int
     ) -> dict[int, npt.NDArray[np.float32]]:
-        """`encode_batch` at each of `layers` (1..self.layers) from one run of the graph per batch."""
+        """The model's full-width output at each of `layers` (1..self.layers), from one run of the graph per batch.
+
+        The texts are tokenized, sorted by length, run `batch_size` at a time, pooled and put back in order.
+        """
         names = [output_name(d, self.layers or 0) for d in layers]
         missing = [n for n in names if n not in self.outputs]
         if missing:
@@ -178,8 +175,7 @@ class OnnxEngine:
         encodings = self.tokenizer.encode_batch(texts)
         lengths = np.fromiter((len(e.ids) for e in encodings), dtype=np.int64, count=len(encodings))
         order = np.argsort(-lengths, kind="stable")
-        width = self.max_dims if dims is None else dims
-        out = {d: np.empty((len(texts), width), dtype=np.float32) for d in layers}
+        out = {d: np.empty((len(texts), self.max_dims), dtype=np.float32) for d in layers}
         for start in range(0, len(order), batch_size):
             rows = order[start : start + batch_size]
             feed = batch_arrays(encodings, rows, self.pad_id)
@@ -190,5 +186,5 @@ class OnnxEngine:
                     vectors = dense(vectors)
                 if self.pipeline.normalize:
                     vectors = normalize_rows(vectors, eps=1e-12)
-                out[depth][rows] = vectors[:, :width]
+                out[depth][rows] = vectors
         return out
