@@ -5,14 +5,16 @@ The default model offline, a transformer without the extra, another embedder's o
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 
 import pytest
 import static2d
 from huggingface_hub.errors import LocalEntryNotFoundError
-from static2d._options import OPTIONS, PEER_OPTIONS, peer_option_message
+from static2d._options import OPTIONS
+from static2d._peers import PEER_OPTIONS, peer_option_message, suggest, unknown_option_message
 from static2d_testkit import bert_files
-from static2d_testkit.printed import run_python
+from static2d_testkit.printed import peer_name_problems, run_python
 
 OFFLINE = (
     "OSError: Model 'sentence-transformers/static-retrieval-mrl-en-v1' is not in the local cache (the default "
@@ -135,3 +137,99 @@ def test_an_adapter_spells_the_value_its_own_way() -> None:
     assert msg is not None
     assert "hf_NotShown" not in msg
     assert msg.endswith("use the static2d options token=<your token>, device='cpu' instead.")
+
+
+# ------------------------------------------------------------------------------------- unknown option names
+
+
+LOAD_OPTIONS = ", ".join([*CORE_OPTIONS, "lazy"])
+
+
+@pytest.mark.parametrize(
+    ("name", "meant"),
+    [
+        ("dimension", "dims=256"),  # an alias
+        ("num_layers", "layers=256"),
+        ("n_layers", "layers=256"),
+        ("depth", "layers=256"),
+        ("normalise", "normalize=256"),  # a close spelling (difflib)
+        ("batchsize", "batch_size=256"),
+        ("Batch-Size", "batch_size=256"),
+    ],
+)
+def test_an_unknown_option_of_load_gets_the_closest_one(name: str, meant: str) -> None:
+    with pytest.raises(TypeError) as info:
+        static2d.load("any/model", lazy=True, **{name: 256})
+    assert str(info.value) == (
+        f"static2d.load has no option {name!r}: did you mean {meant}? Its options: {LOAD_OPTIONS}."
+    )
+
+
+def test_an_unknown_option_is_one_message_the_user_reads(tmp_path: Path) -> None:
+    printed = run_python("import static2d; static2d.load(static2d.DEFAULT_MODEL, dim=256)", home=tmp_path)
+    assert printed.tracebacks == 1, printed.stderr
+    assert printed.last_line == (
+        "TypeError: static2d.load has no option 'dim' (an option of other embedders): use the static2d option "
+        "dims=256 instead."
+    )
+
+
+def test_a_name_close_to_nothing_lists_the_options() -> None:
+    with pytest.raises(TypeError) as info:
+        static2d.load("any/model", lazy=True, colour="blue")
+    assert str(info.value) == f"static2d.load has no option 'colour'. Its options: {LOAD_OPTIONS}."
+    # the signature stays load's own (the docs and the adapters' tests read it)
+    assert "colour" not in inspect.signature(static2d.load).parameters
+    assert list(inspect.signature(static2d.load).parameters) == [*CORE_OPTIONS, "lazy"]
+
+
+def test_suggest_reads_aliases_peers_and_spellings() -> None:
+    assert suggest("dim", CORE_OPTIONS) == ("dims",)  # another embedder's name
+    assert suggest("truncate_dim", CORE_OPTIONS) == ("dims",)
+    assert suggest("prompts", CORE_OPTIONS) == ("query_prompt", "document_prompt")
+    assert suggest("num_layers", CORE_OPTIONS) == ("layers",)
+    assert suggest("num_layers", ["dims"]) == ()  # an alias only names an option the caller takes
+    assert suggest("cache-folder", CORE_OPTIONS) == ("cache_folder",)
+    assert suggest("xyz", CORE_OPTIONS) == ()
+    # without a value (the command line), the suggestion is the name alone
+    assert unknown_option_message("tool", "dimension", ["dims"]) == (
+        "tool has no option 'dimension': did you mean dims? Its options: dims."
+    )
+
+
+def test_prompts_names_the_prompt_options() -> None:
+    """sentence-transformers' prompts, given as one string (or an empty dict), names query_prompt and
+    document_prompt: static2d takes them (it used to say it had no such options)."""
+    for value in ("query: ", {}):
+        with pytest.raises(TypeError) as info:
+            static2d.load("any/model", lazy=True, prompts=value)
+        assert str(info.value) == (
+            "static2d.load has no option 'prompts' (an option of sentence-transformers): use the static2d options "
+            "query_prompt, document_prompt instead."
+        )
+
+
+def test_quantization_ranges_names_precision() -> None:
+    with pytest.raises(TypeError) as info:
+        static2d.load("any/model", lazy=True, quantization_ranges=[[-1.0, 1.0]])
+    assert str(info.value) == (
+        f"static2d.load has no option 'quantization_ranges' (an option of {PEER_OPTIONS['quantization_ranges'].origin}"
+        "): use the static2d option precision instead: precision='int8' or 'uint8' quantizes as "
+        "sentence-transformers' quantize_embeddings does, with each dimension's range fixed per model and settings "
+        "from static2d's calibration text (never by the batch), so there are no ranges to pass."
+    )
+
+
+def test_every_peer_name_suggests_an_option_of_load() -> None:
+    assert (
+        peer_name_problems(
+            lambda **kw: static2d.load("any/model", lazy=True, **kw), "static2d.load", [*CORE_OPTIONS, "lazy"]
+        )
+        == []
+    )
+
+
+def test_every_peer_table_option_is_a_static2d_option() -> None:
+    adapters_own = {"show_progress_bar"}  # every adapter's, not load's
+    for name, peer in PEER_OPTIONS.items():
+        assert set(peer.use) <= {*CORE_OPTIONS, *adapters_own}, name

@@ -22,6 +22,7 @@ from static2d._model.files import check_transformer_files
 from static2d._model.hub import is_local, locate
 from static2d._model.limits import check_device, check_max_length
 from static2d._options import OPTIONS, Backend, Dtype, Options, Quantize, check_options
+from static2d._peers import refuses_unknown_options
 from static2d._precision import Precision
 from static2d._torch.engine import DEFAULT_BATCH_TEXTS, TorchEngine
 from static2d._vectors import normalize_rows
@@ -502,6 +503,7 @@ def _refuse_invalid_unicode(texts: Sequence[str], what: str, error: Exception, o
             raise ValueError(msg) from error
 
 
+@refuses_unknown_options("static2d.load")
 def load(
     model: str | os.PathLike[str],
     *,

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from langchain_static2d import Static2DEmbeddings
 from static2d_testkit import bert_files
-from static2d_testkit.printed import HAYSTACK_ST, LANGCHAIN_HF, OFFLINE, no_extra, run_python
+from static2d_testkit.printed import HAYSTACK_ST, LANGCHAIN_HF, OFFLINE, no_extra, peer_name_problems, run_python
 
 NO_EXTRA = no_extra("static2d-langchain")
 OFFLINE_SCRIPT = (
@@ -91,3 +91,32 @@ def test_a_bad_option_is_static2d_error_not_a_validation_error(tmp_path: Path) -
     with pytest.raises(ValueError, match=r"^dims=0 is out of range") as info:
         Static2DEmbeddings(dims=0)
     assert type(info.value) is ValueError  # not pydantic's ValidationError around it
+
+
+def test_an_unknown_option_gets_the_closest_one_without_pydantic_words(tmp_path: Path) -> None:
+    script = "from langchain_static2d import Static2DEmbeddings\nStatic2DEmbeddings(dimension=256)"
+    printed = run_python(script, home=tmp_path)
+    assert printed.tracebacks == 1, printed.stderr
+    assert printed.last_line.startswith(
+        "TypeError: Static2DEmbeddings has no option 'dimension': did you mean dims=256? Its options: model, dims, "
+    )
+    assert printed.last_line.endswith(", precision, show_progress_bar.")
+    assert "pydantic" not in printed.stderr.splitlines()[-1]
+    assert "errors.pydantic.dev" not in printed.stderr
+    for name, meant in (("num_layers", "layers=2"), ("normalise", "normalize=2"), ("dim", "dims=2")):
+        with pytest.raises(TypeError, match=rf"^Static2DEmbeddings has no option '{name}'.*\b{meant}\b"):
+            Static2DEmbeddings(**{name: 2})
+
+
+def test_prompts_names_the_prompt_options() -> None:
+    with pytest.raises(TypeError) as info:
+        Static2DEmbeddings(prompts="query: ")
+    assert str(info.value) == (
+        "Static2DEmbeddings has no option 'prompts' (an option of sentence-transformers): use the static2d options "
+        "query_prompt, document_prompt instead."
+    )
+
+
+def test_every_peer_name_suggests_an_option_it_takes() -> None:
+    takes = list(Static2DEmbeddings.model_fields)
+    assert peer_name_problems(Static2DEmbeddings, "Static2DEmbeddings", takes) == []
