@@ -276,6 +276,7 @@ def unknown_option_message(
     *,
     listed: Collection[str] | None = None,
     spell: Mapping[str, Callable[[object], str]] | None = None,
+    as_flags: bool = False,
 ) -> str:
     """The one refusal of an option `owner` does not take: the core's `load`, each adapter's, the command line's.
 
@@ -289,6 +290,7 @@ def unknown_option_message(
         value: Its value, written into the suggestion (`dims=256`); left out, the suggestion is the name alone.
         listed: The options the message lists (default: `takes`), e.g. without a base class's internals.
         spell: How `owner` writes an option's value, as for `peer_option_message`.
+        as_flags: Write the options as a command line's flags (`--batch-size`); `name` is shown as given.
 
     Returns:
         The message of the TypeError to raise.
@@ -302,8 +304,12 @@ def unknown_option_message(
         if peer is not None:
             return peer
     spelling = {"token": lambda _: "<your token>", "dtype": _dtype_name, **(spell or {})}
+
+    def written(option: str) -> str:
+        return f"--{option.replace('_', '-')}" if as_flags else option
+
     shown = [
-        option if value is _NO_VALUE else f"{option}={spelling.get(option, repr)(value)}"
+        written(option) if value is _NO_VALUE else f"{option}={spelling.get(option, repr)(value)}"
         for option in suggest(name, takes)
     ]
     msg = f"{owner} has no option {name!r}"
@@ -311,7 +317,7 @@ def unknown_option_message(
         msg += f": did you mean {' or '.join(shown)}?"
     else:
         msg += "."
-    return f"{msg} Its options: {', '.join(takes if listed is None else listed)}."
+    return f"{msg} Its options: {', '.join(map(written, takes if listed is None else listed))}."
 
 
 _P = ParamSpec("_P")
