@@ -233,3 +233,47 @@ def test_every_peer_table_option_is_a_static2d_option() -> None:
     adapters_own = {"show_progress_bar"}  # every adapter's, not load's
     for name, peer in PEER_OPTIONS.items():
         assert set(peer.use) <= {*CORE_OPTIONS, *adapters_own}, name
+
+
+# ------------------------------------------------------------------------------------- a missing local folder
+
+
+def test_a_missing_folder_says_where_it_looked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "models").mkdir()
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ValueError, match="names no folder") as info:
+        static2d.load("./models/my-model")
+    assert str(info.value) == (
+        f"model='./models/my-model' names no folder: there is no {tmp_path / 'models' / 'my-model'} "
+        f"({tmp_path / 'models'} exists, but holds no 'my-model'); a relative path is read from the working "
+        f"directory, {tmp_path}. Check the path, or pass the path of the folder that holds the model's files "
+        "(config.json, modules.json, model.safetensors, ...), or a Hugging Face hub id ('owner/name')."
+    )
+    with pytest.raises(ValueError, match=r"names no folder: there is no /no/such/models/x \(the nearest folder"):
+        static2d.load("/no/such/models/x")
+    with pytest.raises(ValueError, match=rf"there is no {tmp_path / 'a' / 'b' / 'c'} \(the nearest folder that"):
+        static2d.load("a/b/c", lazy=True)  # three parts: never a hub id
+
+
+def test_owner_slash_name_beside_such_a_folder_is_the_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """'models/my-model' could be a hub id: the hub is asked, then the missing folder is the answer, not the cache."""
+    (tmp_path / "models").mkdir()
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(ValueError, match="names no folder") as info:
+        static2d.load("models/my-model", cache_folder=tmp_path / "hf")
+    message = str(info.value)
+    assert message.startswith(
+        f"model='models/my-model' names no folder: there is no {tmp_path / 'models' / 'my-model'} "
+        f"({tmp_path / 'models'} exists, but holds no 'my-model'); a relative path is read from the working directory"
+    )
+    assert "As a Hugging Face hub id, it fails too: Model 'models/my-model' is not in the local cache" in message
+    # without a ./owner folder, an 'owner/name' is a hub id, and its message is the hub's
+    with pytest.raises(OSError, match=r"^Model 'someone/my-model' is not in the local cache"):
+        static2d.load("someone/my-model", cache_folder=tmp_path / "hf")
+
+
+def test_a_missing_folder_is_one_message_the_user_reads(tmp_path: Path) -> None:
+    printed = run_python("import static2d; static2d.load('./models/my-model')", home=tmp_path)
+    assert printed.tracebacks == 1, printed.stderr
+    assert printed.last_line.startswith("ValueError: model='./models/my-model' names no folder: there is no /")

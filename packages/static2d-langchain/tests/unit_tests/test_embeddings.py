@@ -152,7 +152,7 @@ def test_model_errors_raise_at_construction(case: str, tiny_static_model: Path, 
         if case.startswith("layers")
         else {"model": str(tmp_path / "no" / "such" / "model")}
     )
-    match = "static embedding model" if case.startswith("layers") else "neither an existing local directory"
+    match = "static embedding model" if case.startswith("layers") else "names no folder"
     with pytest.raises(ValueError, match=match):
         Static2DEmbeddings(**options)
 

@@ -120,3 +120,19 @@ def test_prompts_names_the_prompt_options() -> None:
 def test_every_peer_name_suggests_an_option_it_takes() -> None:
     takes = list(Static2DEmbeddings.model_fields)
     assert peer_name_problems(Static2DEmbeddings, "Static2DEmbeddings", takes) == []
+
+
+def test_a_missing_folder_says_where_it_looked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "models").mkdir()
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(ValueError, match="names no folder") as info:
+        Static2DEmbeddings(model="./models/my-model")
+    assert type(info.value) is ValueError  # static2d's own, not pydantic's ValidationError
+    assert str(info.value).startswith(
+        f"model='./models/my-model' names no folder: there is no {tmp_path / 'models' / 'my-model'} "
+        f"({tmp_path / 'models'} exists, but holds no 'my-model'); a relative path is read from the working directory"
+    )
+    embeddings = Static2DEmbeddings(model="models/my-model", cache_folder=str(tmp_path / "hf"))  # maybe a hub id
+    with pytest.raises(ValueError, match=r"^model='models/my-model' names no folder: there is no "):
+        embeddings.embed_query("What do pandas eat?")
