@@ -6,11 +6,17 @@ The default model offline, a transformer without the extra, another embedder's o
 from __future__ import annotations
 
 import inspect
+import re
+import sys
 from pathlib import Path
 
 import pytest
 import static2d
+from conftest import REPO
 from huggingface_hub.errors import LocalEntryNotFoundError
+from packaging.requirements import Requirement
+from static2d import _extras
+from static2d._extras import install_hint
 from static2d._options import OPTIONS
 from static2d._peers import PEER_OPTIONS, peer_option_message, suggest, unknown_option_message
 from static2d_testkit import bert_files
@@ -277,3 +283,66 @@ def test_a_missing_folder_is_one_message_the_user_reads(tmp_path: Path) -> None:
     printed = run_python("import static2d; static2d.load('./models/my-model')", home=tmp_path)
     assert printed.tracebacks == 1, printed.stderr
     assert printed.last_line.startswith("ValueError: model='./models/my-model' names no folder: there is no /")
+
+
+# ----------------------------------------------------------------------- the missing-torch message, CPU only
+
+CPU_TORCH = (
+    " --extra-index-url https://download.pytorch.org/whl/cpu (no NVIDIA GPU is visible here: that index gives "
+    "torch's CPU build, not PyPI's CUDA build with several GB of NVIDIA libraries; pip keeps a torch already installed)"
+)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="PyPI's torch is the CUDA build on Linux only")
+def test_without_a_gpu_the_missing_torch_message_installs_the_cpu_build(tmp_path: Path) -> None:
+    model = bert_files(tmp_path / "bert")
+    code = (
+        "import sys; sys.modules['sentence_transformers'] = None; sys.modules['torch'] = None\n"
+        "import static2d._extras; static2d._extras.gpu_visible = lambda: False  # a CPU-only machine\n"
+        f"import static2d; static2d.load({str(model)!r}, backend='torch')"
+    )
+    printed = run_python(code, home=tmp_path, env={"STATIC2D_ONNX_CACHE": str(tmp_path / "onnx")})
+    assert printed.tracebacks == 1, printed.stderr
+    assert printed.last_line == NO_EXTRA.replace(
+        "pip install 'static2d-core[transformers]'", f"pip install 'static2d-core[transformers]'{CPU_TORCH}"
+    )
+
+
+def test_the_cpu_build_is_offered_only_where_it_is_what_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    plain = "pip install 'static2d-core[transformers]'"
+    monkeypatch.setattr(sys, "platform", "linux")
+    monkeypatch.setitem(sys.modules, "torch", None)  # torch not installed
+    monkeypatch.setattr(_extras, "gpu_visible", lambda: False)
+    assert install_hint("transformers") == plain + CPU_TORCH
+    assert install_hint("onnx-export").endswith(CPU_TORCH)  # it installs torch too
+    assert install_hint("onnx") == "pip install 'static2d-core[onnx]'"  # no torch in it
+    monkeypatch.setattr(_extras, "gpu_visible", lambda: True)
+    assert install_hint("transformers") == plain  # a GPU: PyPI's CUDA build is the one wanted
+    monkeypatch.setattr(_extras, "gpu_visible", lambda: False)
+    monkeypatch.setattr(sys, "platform", "darwin")
+    assert install_hint("transformers") == plain  # PyPI's torch for macOS is the CPU build
+    monkeypatch.setattr(sys, "platform", "linux")
+    monkeypatch.delitem(sys.modules, "torch")
+    assert install_hint("transformers") == plain  # torch installed (this venv's): pip keeps it
+
+
+def test_a_gpu_is_seen_by_nvidia_smi(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    smi = tmp_path / "nvidia-smi"
+    smi.write_text("#!/bin/sh\n")
+    smi.chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert _extras.gpu_visible()
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    assert _extras.gpu_visible() == Path("/proc/driver/nvidia").exists()
+
+
+def test_the_extras_never_pull_a_newer_torch_over_an_installed_one() -> None:
+    """A floor only (`torch>=2.1`): pip keeps an installed torch (the CPU build) that meets it, and no upper bound
+    breaks a user's newer torch."""
+    pyproject = (REPO / "shared_core" / "pyproject.toml").read_text(encoding="utf-8")  # no tomllib on 3.10
+    for extra in _extras.TORCH_EXTRAS:
+        listed = re.search(rf"^{extra} = \[(.*)\]$", pyproject, flags=re.M)
+        assert listed is not None, extra
+        torch = [Requirement(r) for r in re.findall(r'"([^"]+)"', listed[1]) if Requirement(r).name == "torch"]
+        assert len(torch) == 1, extra
+        assert [s.operator for s in torch[0].specifier] == [">="], (extra, str(torch[0]))

@@ -7,6 +7,7 @@ exact last line.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -136,3 +137,21 @@ def test_a_missing_folder_says_where_it_looked(tmp_path: Path, monkeypatch: pyte
     embeddings = Static2DEmbeddings(model="models/my-model", cache_folder=str(tmp_path / "hf"))  # maybe a hub id
     with pytest.raises(ValueError, match=r"^model='models/my-model' names no folder: there is no "):
         embeddings.embed_query("What do pandas eat?")
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="PyPI's torch is the CUDA build on Linux only")
+def test_without_a_gpu_the_extra_comes_with_the_cpu_build_of_torch(tmp_path: Path) -> None:
+    model = bert_files(tmp_path / "bert")
+    script = (
+        "import sys; sys.modules['torch'] = None\n"
+        "import static2d._extras; static2d._extras.gpu_visible = lambda: False  # a CPU-only machine\n"
+        + NO_EXTRA_SCRIPT.format(model=str(model))
+    )
+    printed = run_python(script, home=tmp_path)
+    assert printed.tracebacks == 1, printed.stderr
+    assert printed.last_line == NO_EXTRA.replace(
+        "pip install 'static2d-langchain[transformers]'",
+        "pip install 'static2d-langchain[transformers]' --extra-index-url https://download.pytorch.org/whl/cpu (no "
+        "NVIDIA GPU is visible here: that index gives torch's CPU build, not PyPI's CUDA build with several GB of "
+        "NVIDIA libraries; pip keeps a torch already installed)",
+    )
