@@ -86,7 +86,10 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_argument("--png", type=Path, help="draw the heatmap to this .png (needs static2d-core[plot])")
     sub.add_argument("--quiet", action="store_true", help="no progress bars")
     # Every option of static2d.load that tradeoff takes, from the registry (static2d.OPTIONS).
-    options = sub.add_argument_group("options of static2d.load")
+    options = sub.add_argument_group(
+        "options of static2d.load",
+        'Each is the option of static2d.load of that name, as its doc says ("None": the flag left out).',
+    )
     for option in TRADEOFF_OPTIONS:
         add_option(options, option)  # type: ignore[arg-type]  # an argument group takes arguments as a parser does
     return parser
