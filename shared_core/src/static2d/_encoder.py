@@ -536,7 +536,8 @@ def load(
         An `Encoder`.
 
     Raises:
-        TypeError: An option of the wrong type (e.g. `dims=2.5`, `layers=True`).
+        TypeError: An option of the wrong type (e.g. `dims=2.5`, `layers=True`), or one `load` does not take
+            (`dimension=256`: the message names the closest option, here dims=256).
         ValueError: An option out of range, an unknown model id or path, or model files static2d cannot read.
         OSError: The model is not cached and cannot be downloaded (offline).
         ImportError: A transformer model without the `transformers` extra installed (`static2d-core[transformers]`,

@@ -215,9 +215,10 @@ def tradeoff(  # noqa: D417 - the options' Args entries are written from the reg
         A `Tradeoff`: `.table()`, `.cheapest(0.05)`, `.save("grid.csv")`, `.plot("grid.png")`.
 
     Raises:
-        TypeError: `layers` or `dims` not a list of whole numbers.
+        TypeError: `layers` or `dims` not a list of whole numbers, an option of the wrong type, or an option
+            `tradeoff` does not take (the message names the closest one it takes).
         ValueError: A data file static2d cannot read as pairs (the message says which record and why),
-            `layers` on a static model, or a size out of the model's range.
+            `layers` on a static model, a size out of the model's range, or an option `static2d.load` refuses.
         FileNotFoundError: The data or corpus file does not exist.
 
     Example:
