@@ -21,6 +21,7 @@ FLOORS = {
     "_precision": 0,
     "_checks": 0,
     "_extras": 0,
+    "_peers": 0,
     "_options": 1,
     "_fingerprint": 1,
     "_model": 2,

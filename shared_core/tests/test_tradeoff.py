@@ -3,16 +3,23 @@ the table / CSV / JSON / PNG outputs and the command line."""
 
 from __future__ import annotations
 
+import argparse
 import csv
+import inspect
 import json
+import os
+import subprocess
 import sys
+import typing
 from pathlib import Path
 
 import numpy as np
 import pytest
 import static2d
 from conftest import REPO, sts_dev
+from static2d._options import OPTIONS, Option
 from static2d._tradeoff.data import read_task, spearman
+from static2d._tradeoff.run import NOT_TRADEOFF_OPTIONS, TRADEOFF_OPTIONS
 from static2d_testkit import bundled_transformer, make_static_model
 
 DATA = REPO / "data"
@@ -426,8 +433,10 @@ def test_help_reads_as_text_and_every_option_has_help(capsys: pytest.CaptureFixt
     out = " ".join(capsys.readouterr().out.split())
     assert "within 1%, 5% and 10% of full quality" in out
     assert "%%" not in out
-    assert "--backend {auto,torch,onnx} what runs a transformer" in out
-    assert "--batch-size BATCH_SIZE texts per batch" in out
+    assert "--backend {auto,torch,onnx} Transformer only: 'torch'" in out
+    assert "--batch-size N Texts per batch, at most." in out
+    assert "default cpu" not in out  # the stale help texts, written by hand, are gone
+    assert "32 for transformers" not in out
 
 
 PAIRS = "sentence1,sentence2,score\na cat,a dog,1.5\na dog,a fox,4\na cat,a fox,0\n"
@@ -457,3 +466,96 @@ def test_a_csv_field_longer_than_the_csv_module_limit_is_read_as_jsonl_is(tmp_pa
     jsonl.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     assert read_task(path).queries == read_task(jsonl).queries == [long, "a dog", "a fox", "a cat"]
     assert csv.field_size_limit() == 131_072  # the csv module's own limit is put back
+
+
+# ------------------------------------------------------------------------- options from the registry
+
+
+def _tradeoff_parser(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    sub: argparse.ArgumentParser = commands.choices["tradeoff"]
+    return sub
+
+
+def test_tradeoff_takes_every_applicable_option_of_load() -> None:
+    assert [o.name for o in TRADEOFF_OPTIONS] == [o.name for o in OPTIONS if o.name not in NOT_TRADEOFF_OPTIONS]
+    assert "dtype" in NOT_TRADEOFF_OPTIONS or "dtype" in [o.name for o in TRADEOFF_OPTIONS]
+    parameters = inspect.signature(static2d.tradeoff).parameters
+    hints = typing.get_type_hints(static2d.tradeoff)
+    doc = " ".join((static2d.tradeoff.__doc__ or "").split())
+    for option in TRADEOFF_OPTIONS:
+        assert parameters[option.name].default == option.default, option.name
+        paths = option.name == "cache_folder"
+        assert hints[option.name] == (option.annotation | os.PathLike[str] if paths else option.annotation), option.name
+        assert f"{option.name}: {' '.join(option.doc.split())}" in doc, option.name
+
+
+def test_the_command_line_takes_every_tradeoff_option_from_the_registry() -> None:
+    from static2d.__main__ import _parser
+
+    actions = {a.dest: a for a in _tradeoff_parser(_parser())._actions}
+    for option in TRADEOFF_OPTIONS:
+        action = actions[option.name]
+        assert action.option_strings == [f"--{option.name.replace('_', '-')}"]
+        assert (action.help or "").replace("%%", "%").startswith(option.doc), option.name  # the registry's doc
+        assert action.default == option.default, option.name
+        literal = typing.get_origin(option.annotation) is typing.Literal
+        members = (option.annotation,) if literal else typing.get_args(option.annotation)
+        literals = [v for m in members if typing.get_origin(m) is typing.Literal for v in typing.get_args(m)]
+        if literals:
+            assert list(action.choices or []) == literals, option.name
+    assert "dtype" in actions
+    assert actions["dtype"].choices == ["float32", "bfloat16", "float16"]
+
+
+def test_an_option_added_to_the_registry_reaches_the_command_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    from static2d import __main__ as cli
+
+    new = Option("new_knob", int | None, None, "A knob added later.", ("transformer",), lambda v, n: v)
+    monkeypatch.setattr(cli, "TRADEOFF_OPTIONS", (*TRADEOFF_OPTIONS, new))
+    action = next(a for a in _tradeoff_parser(cli._parser())._actions if a.dest == "new_knob")
+    assert action.option_strings == ["--new-knob"]
+    assert action.help == "A knob added later."
+    assert action.type is int
+    # a type the command line cannot spell is refused when the parser is made, not left out unseen
+    odd = Option("odd", list[str], None, "A list.", ("transformer",), lambda v, n: v)
+    monkeypatch.setattr(cli, "TRADEOFF_OPTIONS", (*TRADEOFF_OPTIONS, odd))
+    with pytest.raises(TypeError, match="cannot take option 'odd'"):
+        cli._parser()
+
+
+def test_tradeoff_passes_dtype_to_load(tiny_static: Path) -> None:
+    with pytest.raises(ValueError, match="dtype='bfloat16'"):
+        static2d.tradeoff(tiny_static, STS, dtype="bfloat16", show_progress_bar=False)
+    with pytest.raises(TypeError) as info:
+        static2d.tradeoff(tiny_static, STS, dimension=64)  # type: ignore[call-arg]
+    assert str(info.value).startswith("static2d.tradeoff has no option 'dimension': did you mean dims=64?")
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "static2d", *args], capture_output=True, text=True, check=False, timeout=300
+    )
+
+
+def test_the_command_line_passes_dtype(tiny_static: Path) -> None:
+    done = _cli("tradeoff", str(tiny_static), "--data", str(STS), "--dtype", "bfloat16", "--quiet")
+    assert done.returncode == 2
+    assert done.stderr.startswith("error: dtype='bfloat16'")
+    assert "Traceback" not in done.stderr
+
+
+def test_an_unknown_flag_gets_the_subcommand_usage_and_the_closest_flag(tiny_static: Path) -> None:
+    done = _cli("tradeoff", str(tiny_static), "--data", str(STS), "--dimension", "64")
+    assert done.returncode == 2
+    assert done.stderr.startswith("usage: python -m static2d tradeoff [-h] --data DATA")
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith(
+        "python -m static2d tradeoff: error: unrecognized arguments: --dimension 64. python -m static2d tradeoff "
+        "has no option '--dimension': did you mean --dims? Its options: --data, --corpus, --layers, --dims,"
+    )
+    assert "--dtype" in last
+    done = _cli("tradeoff", str(tiny_static), "--data", str(STS), "--truncate-dim=64", "--quiet")
+    assert "has no option '--truncate-dim': did you mean --dims?" in done.stderr
+    done = _cli("tradeoff", str(tiny_static), "--data", str(STS), "--num-layers", "3")
+    assert "has no option '--num-layers': did you mean --layers?" in done.stderr

@@ -147,7 +147,7 @@ def test_invalid_options_fail_at_construction(tiny_static, tmp_path):
         Static2DDocumentEmbedder(str(tiny_static), dims=65)
     with pytest.raises(ValueError, match="static embedding model"):
         Static2DDocumentEmbedder(str(tiny_static), layers=2)
-    with pytest.raises(ValueError, match="neither an existing local directory"):
+    with pytest.raises(ValueError, match="names no folder"):
         Static2DDocumentEmbedder(str(tmp_path / "no" / "such model"))
 
 

@@ -7,12 +7,21 @@ exact last line.
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 
 import pytest
 from haystack_integrations.components.embedders.static2d import Static2DDocumentEmbedder, Static2DTextEmbedder
 from static2d_testkit import bert_files
-from static2d_testkit.printed import HAYSTACK_ST, LANGCHAIN_HF, OFFLINE, ONE_PROCESS, no_extra, run_python
+from static2d_testkit.printed import (
+    HAYSTACK_ST,
+    LANGCHAIN_HF,
+    OFFLINE,
+    ONE_PROCESS,
+    no_extra,
+    peer_name_problems,
+    run_python,
+)
 
 NO_EXTRA = no_extra("static2d-haystack")
 OFFLINE_SCRIPT = (
@@ -110,3 +119,42 @@ def test_the_document_embedder_refuses_them_too(tiny_static: Path) -> None:
     )
     # its own options are taken as they are
     assert Static2DDocumentEmbedder(str(tiny_static), meta_fields_to_embed=["title"]).meta_fields_to_embed == ["title"]
+
+
+def test_an_unknown_option_gets_the_closest_one(tmp_path: Path) -> None:
+    script = (
+        "from haystack_integrations.components.embedders.static2d import Static2DTextEmbedder\n"
+        "Static2DTextEmbedder(dimension=256)"
+    )
+    printed = run_python(script, home=tmp_path)
+    assert printed.tracebacks == 1, printed.stderr
+    assert printed.last_line.startswith(
+        "TypeError: Static2DTextEmbedder has no option 'dimension': did you mean dims=256? Its options: model, dims, "
+    )
+    with pytest.raises(TypeError, match=r"^Static2DDocumentEmbedder has no option 'depth': did you mean layers=2\?"):
+        Static2DDocumentEmbedder(depth=2)
+    # Haystack's own types in the suggestion
+    with pytest.raises(TypeError, match=r"did you mean device=ComponentDevice\.from_str\('cuda'\)\?"):
+        Static2DTextEmbedder(devices="cuda")
+
+
+def test_prompts_and_quantization_ranges_name_the_static2d_options() -> None:
+    with pytest.raises(TypeError) as info:
+        Static2DTextEmbedder(prompts="query: ")
+    assert str(info.value) == (
+        "Static2DTextEmbedder has no option 'prompts' (an option of sentence-transformers): use the static2d options "
+        "query_prompt, document_prompt instead."
+    )
+    with pytest.raises(TypeError) as info:
+        Static2DDocumentEmbedder(quantization_ranges=[[-1.0, 1.0]])
+    assert str(info.value).startswith(
+        f"Static2DDocumentEmbedder has no option 'quantization_ranges' (an option of {HAYSTACK_ST}): use the static2d "
+        "option precision instead: precision='int8' or 'uint8' quantizes as sentence-transformers' "
+        "quantize_embeddings does, with each dimension's range fixed per model"
+    )
+
+
+@pytest.mark.parametrize("component", [Static2DTextEmbedder, Static2DDocumentEmbedder])
+def test_every_peer_name_suggests_an_option_it_takes(component: type) -> None:
+    takes = [name for name in inspect.signature(component.__init__).parameters if name != "self"]
+    assert peer_name_problems(component, component.__name__, takes) == []

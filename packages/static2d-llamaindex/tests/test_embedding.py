@@ -184,7 +184,7 @@ def test_construction_is_lazy_and_warm_up_loads(tiny_model):
 MODEL_ERRORS = [
     pytest.param({"layers": 2}, ValueError, "static", id="layers-on-static"),
     pytest.param({"dims": 65}, ValueError, "out of range", id="dims-above-max"),
-    pytest.param({"model": "/no/such/model/dir"}, ValueError, "neither an existing", id="bad-path"),
+    pytest.param({"model": "/no/such/model/dir"}, ValueError, "names no folder", id="bad-path"),
 ]
 
 

@@ -12,7 +12,15 @@ from pathlib import Path
 import pytest
 from llama_index.embeddings.static2d import Static2DEmbedding
 from static2d_testkit import bert_files
-from static2d_testkit.printed import HAYSTACK_ST, LANGCHAIN_HF, OFFLINE, ONE_PROCESS, no_extra, run_python
+from static2d_testkit.printed import (
+    HAYSTACK_ST,
+    LANGCHAIN_HF,
+    OFFLINE,
+    ONE_PROCESS,
+    no_extra,
+    peer_name_problems,
+    run_python,
+)
 
 NO_EXTRA = no_extra("static2d-llamaindex")
 OFFLINE_SCRIPT = (
@@ -78,3 +86,29 @@ def test_a_peer_option_gets_the_static2d_option(tiny_model: Path, name: str, val
     with pytest.raises(TypeError) as info:
         Static2DEmbedding(str(model), **{name: value})
     assert str(info.value) == f"Static2DEmbedding has no option {name!r} {refusal}"
+
+
+def test_an_unknown_option_gets_the_closest_one(tmp_path: Path) -> None:
+    script = "from llama_index.embeddings.static2d import Static2DEmbedding\nStatic2DEmbedding(dimension=256)"
+    printed = run_python(script, home=tmp_path)
+    assert printed.tracebacks == 1, printed.stderr
+    assert printed.last_line.startswith(
+        "TypeError: Static2DEmbedding has no option 'dimension': did you mean dims=256? Its options: backend, "
+    )
+    for name, meant in (("num_layers", "layers=2"), ("n_layers", "layers=2"), ("batchsize", "batch_size=2")):
+        with pytest.raises(TypeError, match=rf"^Static2DEmbedding has no option '{name}': did you mean {meant}\?"):
+            Static2DEmbedding(**{name: 2})
+
+
+def test_prompts_names_the_prompt_options() -> None:
+    with pytest.raises(TypeError) as info:
+        Static2DEmbedding(prompts="query: ")
+    assert str(info.value) == (
+        "Static2DEmbedding has no option 'prompts' (an option of sentence-transformers): use the static2d options "
+        "query_prompt, document_prompt instead."
+    )
+
+
+def test_every_peer_name_suggests_an_option_it_takes() -> None:
+    takes = list(Static2DEmbedding.model_fields)
+    assert peer_name_problems(Static2DEmbedding, "Static2DEmbedding", takes) == []

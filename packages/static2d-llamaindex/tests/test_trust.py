@@ -36,7 +36,7 @@ def test_peer_option_names_say_what_to_use_instead(tiny_model, name, value, use)
 
 
 def test_an_unknown_option_is_refused_with_the_known_ones(tiny_model):
-    with pytest.raises(TypeError, match=r"unknown option 'colour'\. Its options are: .*dims.*layers"):
+    with pytest.raises(TypeError, match=r"no option 'colour'\. Its options: .*dims.*layers"):
         Static2DEmbedding(tiny_model, colour="blue")
 
 

@@ -11,16 +11,8 @@ from static2d._batch import BatchEncoder
 from static2d._checks import check_text, check_texts
 from static2d._encoder import Encoder, clear_cache, load
 from static2d._fingerprint import FingerprintMismatchError, check_fingerprint
-from static2d._options import (
-    DEFAULT_MODEL,
-    OPTIONS,
-    PEER_OPTIONS,
-    Backend,
-    Dtype,
-    Option,
-    Quantize,
-    peer_option_message,
-)
+from static2d._options import DEFAULT_MODEL, OPTIONS, Backend, Dtype, Option, Quantize
+from static2d._peers import PEER_OPTIONS, peer_option_message, unknown_option_message
 from static2d._precision import Precision
 from static2d._tradeoff.plot import plot as plot_tradeoff
 from static2d._tradeoff.result import Setting, Tradeoff
@@ -50,4 +42,5 @@ __all__ = [
     "peer_option_message",
     "plot_tradeoff",
     "tradeoff",
+    "unknown_option_message",
 ]

@@ -23,6 +23,7 @@ from static2d._model.files import check_transformer_files
 from static2d._model.hub import is_local, locate
 from static2d._model.limits import check_device, check_max_length
 from static2d._options import OPTIONS, Backend, Dtype, Options, Quantize, check_options, refuse_inapplicable
+from static2d._peers import refuses_unknown_options
 from static2d._precision import Precision
 
 # int8 / uint8 ranges, computed once per loaded model and settings (dims, normalize, prompts), whichever encoder or
@@ -455,6 +456,7 @@ def _refuse_invalid_unicode(texts: Sequence[str], what: str, error: Exception) -
             raise ValueError(msg) from error
 
 
+@refuses_unknown_options("static2d.load")
 def load(
     model: str | os.PathLike[str],
     *,
@@ -487,7 +489,8 @@ def load(
         An `Encoder`.
 
     Raises:
-        TypeError: An option of the wrong type (e.g. `dims=2.5`, `layers=True`).
+        TypeError: An option of the wrong type (e.g. `dims=2.5`, `layers=True`), or one `load` does not take
+            (`dimension=256`: the message names the closest option, here dims=256).
         ValueError: An option out of range, an unknown model id or path, or model files static2d cannot read.
         OSError: The model is not cached and cannot be downloaded (offline).
         ImportError: A transformer model without the `transformers` extra installed (`static2d-core[transformers]`,

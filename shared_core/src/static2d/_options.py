@@ -11,11 +11,12 @@ import os
 import re
 import textwrap
 import types
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
 from static2d._checks import check_size
+from static2d._peers import unknown_option_message
 from static2d._precision import Precision, check_precision
 
 DEFAULT_MODEL = "sentence-transformers/static-retrieval-mrl-en-v1"
@@ -347,10 +348,7 @@ def check_options(**given: object) -> Options:
     for name, value in given.items():
         option = known.get(name)
         if option is None:
-            msg = peer_option_message("static2d", name, value, known) or (
-                f"Unknown option {name!r}. static2d takes: {', '.join(known)}."
-            )
-            raise TypeError(msg)
+            raise TypeError(unknown_option_message("static2d.load", name, known, value))
         values[name] = option.check(value, name)
     if values.get("quantize") is not None and values.get("backend") == "torch":
         msg = (
@@ -369,12 +367,6 @@ def check_options(**given: object) -> Options:
         raise ValueError(msg)
     return Options(**values)  # type: ignore[arg-type]  # each value was checked against its field's type
 
-
-# ---- Other embedders' option names ----
-# Users arrive from LangChain's HuggingFaceEmbeddings, LlamaIndex's HuggingFaceEmbedding and Haystack's
-# SentenceTransformers(Text|Document)Embedder, all over sentence-transformers, and bring their option names. Every
-# adapter refuses such a name with the static2d option to use instead (never takes it and ignores it): the names
-# live here, once, and `peer_option_message` writes the refusal for each adapter.
 
 _KIND_NAMES: dict[str, str] = {"static": "a static embedding model", "transformer": "a transformer"}
 
@@ -399,192 +391,3 @@ def refuse_inapplicable(options: Options, kind: ModelKind) -> None:
             f"Leave {f.name} unset, or load {fits}."
         )
         raise ValueError(msg)
-
-
-_LANGCHAIN = "LangChain's HuggingFaceEmbeddings"
-_LLAMAINDEX = "LlamaIndex's HuggingFaceEmbedding"
-_HAYSTACK = "Haystack's SentenceTransformers embedders"
-_ST = "sentence-transformers"
-_PROMPTS = ("query_prompt", "document_prompt")
-_ONE_PROCESS = (
-    "static2d embeds in one process: a static model embeds tens of thousands of texts a second on one CPU core, "
-    "and a transformer runs on every core (or on `device`). To spread a large corpus over processes or machines, "
-    "use static2d.BatchEncoder with Ray Data or pandas."
-)
-_SAVED_PROMPTS = (
-    "static2d puts the model's saved 'query' prompt before queries and its document prompt before documents; set "
-    "query_prompt / document_prompt to use others."
-)
-_POOLING = "static2d reads the pooling (and the rest of the pipeline) from the model's own files."
-_NO_DICT = "static2d takes each setting as an option of its own"
-
-
-@dataclass(frozen=True)
-class PeerOption:
-    """Another embedder's option: whose it is, and the static2d option(s) to use instead (or why there is none)."""
-
-    origin: str
-    use: tuple[str, ...] = ()
-    why: str = ""
-    holds_options: bool = False  # a dict of sentence-transformers / transformers arguments (model_kwargs, ...)
-
-
-PEER_OPTIONS: dict[str, PeerOption] = {
-    "model_name": PeerOption(f"{_LANGCHAIN} and {_LLAMAINDEX}", ("model",)),
-    "model_name_or_path": PeerOption(f"{_HAYSTACK} before 2.3", ("model",)),
-    "repo_id": PeerOption("LangChain's HuggingFaceEndpointEmbeddings", ("model",)),
-    "truncate_dim": PeerOption(f"{_ST} and {_HAYSTACK}", ("dims",)),
-    "dim": PeerOption("other embedders", ("dims",)),
-    "dimensions": PeerOption("OpenAI-style embedders", ("dims",)),
-    "output_dimensionality": PeerOption("Google's embedders", ("dims",)),
-    "normalize_embeddings": PeerOption(f"{_HAYSTACK} and {_ST}' encode()", ("normalize",)),
-    "show_progress": PeerOption(_LANGCHAIN, ("show_progress_bar",)),
-    "progress_bar": PeerOption(_HAYSTACK, ("show_progress_bar",)),
-    "multi_process": PeerOption(_LANGCHAIN, why=_ONE_PROCESS),
-    "parallel_process": PeerOption(_LLAMAINDEX, why=_ONE_PROCESS),
-    "target_devices": PeerOption(_LLAMAINDEX, why=_ONE_PROCESS),
-    "query_instruction": PeerOption(_LLAMAINDEX, ("query_prompt",)),
-    "text_instruction": PeerOption(_LLAMAINDEX, ("document_prompt",)),
-    "embed_instruction": PeerOption("LangChain's instruct embeddings", ("document_prompt",)),
-    "document_instruction": PeerOption("other embedders", ("document_prompt",)),
-    "prefix": PeerOption(_HAYSTACK, _PROMPTS),
-    "prompts": PeerOption(_ST, _PROMPTS),
-    "prompt_name": PeerOption(f"{_ST}' encode()", why=_SAVED_PROMPTS),
-    "default_prompt_name": PeerOption(_ST, why=_SAVED_PROMPTS),
-    "cache_dir": PeerOption("transformers", ("cache_folder",)),
-    "max_seq_length": PeerOption(_ST, ("max_length",)),
-    "embed_batch_size": PeerOption("LlamaIndex", ("batch_size",)),
-    "hf_token": PeerOption("other embedders", ("token",)),
-    "use_auth_token": PeerOption("older Hugging Face libraries", ("token",)),
-    "auth_token": PeerOption("other embedders", ("token",)),
-    "huggingfacehub_api_token": PeerOption("LangChain's Hugging Face endpoints", ("token",)),
-    "pooling": PeerOption(_LLAMAINDEX, why=_POOLING),
-    "tokenizer_name": PeerOption(_LLAMAINDEX, why=_POOLING),
-    "torch_dtype": PeerOption("transformers", ("dtype",)),
-    "model_kwargs": PeerOption(f"{_LANGCHAIN} and {_HAYSTACK}", holds_options=True),
-    "encode_kwargs": PeerOption(f"{_LANGCHAIN} and {_HAYSTACK}", holds_options=True),
-    "query_encode_kwargs": PeerOption(_LANGCHAIN, holds_options=True),
-    "tokenizer_kwargs": PeerOption(_HAYSTACK, holds_options=True),
-    "config_kwargs": PeerOption(_HAYSTACK, holds_options=True),
-}
-"""Other embedders' option names, each with the static2d option(s) to use instead, or why static2d has none."""
-
-# What the dict options above hold (sentence-transformers' constructor and encode() arguments, transformers'
-# from_pretrained ones), with static2d's option for each.
-_PEER_KEYS: dict[str, tuple[str, ...]] = {
-    "device": ("device",),
-    "trust_remote_code": ("trust_remote_code",),
-    "revision": ("revision",),
-    "token": ("token",),
-    "use_auth_token": ("token",),
-    "local_files_only": ("local_files_only",),
-    "cache_folder": ("cache_folder",),
-    "cache_dir": ("cache_folder",),
-    "backend": ("backend",),
-    "precision": ("precision",),
-    "batch_size": ("batch_size",),
-    "normalize_embeddings": ("normalize",),
-    "truncate_dim": ("dims",),
-    "show_progress_bar": ("show_progress_bar",),
-    "max_seq_length": ("max_length",),
-    "model_max_length": ("max_length",),
-    "max_length": ("max_length",),
-    "torch_dtype": ("dtype",),
-    "dtype": ("dtype",),
-}
-_QUERY_PROMPT_NAMES = ("query", "search_query", "question")
-
-
-def _prompt_options(prompts: object) -> dict[str, object]:
-    """sentence-transformers' `prompts` dict as static2d's query_prompt / document_prompt."""
-    if not isinstance(prompts, Mapping):
-        return {}
-    found: dict[str, object] = {}
-    for key, prompt in prompts.items():
-        option = "query_prompt" if str(key) in _QUERY_PROMPT_NAMES else "document_prompt"
-        found.setdefault(option, prompt)
-    return found
-
-
-def _translate(name: str, value: object, takes: Collection[str]) -> tuple[dict[str, object], list[str]]:
-    """The static2d options a peer's option (or dict of options) stands for, and the keys that have none."""
-    peer = PEER_OPTIONS[name]
-    if peer.holds_options:
-        if not isinstance(value, Mapping):
-            return {}, []
-        options: dict[str, object] = {}
-        missing: list[str] = []
-        for given, item in value.items():
-            key = str(given)
-            if key == "prompts":
-                options.update(_prompt_options(item))
-            elif key == "prompt":
-                options.update(dict.fromkeys(("query_prompt",) if name == "query_encode_kwargs" else _PROMPTS, item))
-            elif key in _PEER_KEYS and all(option in takes for option in _PEER_KEYS[key]):
-                options.update(dict.fromkeys(_PEER_KEYS[key], item))
-            elif key == "model_kwargs" and isinstance(item, Mapping):  # sentence-transformers' own, for transformers
-                inner, lost = _translate("model_kwargs", item, takes)
-                options.update(inner)
-                missing += lost
-            else:
-                missing.append(key)
-        return options, missing
-    if name == "prompts":
-        return _prompt_options(value), []
-    if peer.use and all(option in takes for option in peer.use):
-        return dict.fromkeys(peer.use, value), []
-    return {}, [name] if peer.use else []
-
-
-def _dtype_name(value: object) -> str:
-    """A torch dtype (torch.bfloat16, as transformers takes it) written as the dtype option's value ('bfloat16')."""
-    return repr(value if isinstance(value, str) else str(value).removeprefix("torch."))
-
-
-def peer_option_message(
-    owner: str,
-    name: str,
-    value: object,
-    takes: Collection[str],
-    spell: Mapping[str, Callable[[object], str]] | None = None,
-) -> str | None:
-    """The refusal of another embedder's option `name=value` by `owner`, naming the static2d option(s) to use.
-
-    Args:
-        owner: The class refusing it, e.g. "Static2DEmbeddings".
-        name: The option given.
-        value: Its value (a dict option is translated entry by entry).
-        takes: Every option `owner` takes: a name it takes is not refused, and only these are suggested.
-        spell: How `owner` writes the value of an option, where it is not the plain value (Haystack's
-            `device=ComponentDevice.from_str('cuda')`). A token's value is never written.
-
-    Returns:
-        The message of the TypeError to raise, or None when `name` is not another embedder's option name (or is
-        one that `owner` takes too).
-
-    Example:
-        >>> print(peer_option_message("Static2DEmbeddings", "truncate_dim", 128, ["dims"]))
-        Static2DEmbeddings has no option 'truncate_dim' (an option of sentence-transformers and Haystack's \
-SentenceTransformers embedders): use the static2d option dims=128 instead.
-    """
-    spelling = {"token": lambda _: "<your token>", "dtype": _dtype_name, **(spell or {})}
-    peer = PEER_OPTIONS.get(name)
-    if peer is None or name in takes:
-        return None
-    head = f"{owner} has no option {name!r} (an option of {peer.origin})"
-    options, missing = _translate(name, value, takes)
-    shown = ", ".join(f"{option}={spelling.get(option, repr)(item)}" for option, item in options.items())
-    if options:
-        msg = f"{head}: use the static2d option{'s' if len(options) > 1 else ''} {shown} instead."
-        if missing:
-            msg += f" {', '.join(missing)}: no static2d equivalent; leave {'them' if len(missing) > 1 else 'it'} out."
-    elif peer.holds_options and missing:
-        msg = f"{head}: {', '.join(missing)} {'have' if len(missing) > 1 else 'has'} no static2d equivalent; leave "
-        msg += f"{name} out (static2d's options: {', '.join(sorted(takes))})."
-    elif peer.holds_options:
-        msg = f"{head}: {_NO_DICT} ({', '.join(sorted(takes))}); leave {name} out."
-    elif peer.why:
-        msg = f"{head}: {peer.why}"
-    else:
-        msg = f"{head}, and static2d has no {', '.join(peer.use)} option here; leave it out."
-    return msg

@@ -7,8 +7,10 @@ printed (chained ones included), and the last line, the one a user reads.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -80,3 +82,45 @@ def no_extra(dist: str) -> str:
         "ImportError: This model is a transformer; running it needs torch and sentence-transformers, which are not "
         f"installed. Install the extra: pip install '{dist}[transformers]' (static models need neither)."
     )
+
+
+def suggested_options(message: str) -> list[str]:
+    """The option names a refusal tells the user to use.
+
+    As "use the static2d option(s) a=1, b instead" or "did you mean a=1?" write them (the values a test gives
+    have no ", " or " or " in them).
+    """
+    found = re.findall(r"use the static2d options? (.+?) instead|did you mean (.+?)\?", message)
+    return [part.split("=", 1)[0] for groups in found for text in groups if text for part in re.split(", | or ", text)]
+
+
+def peer_name_problems(make: Callable[..., object], owner: str, takes: Collection[str]) -> list[str]:
+    """What goes wrong when `make` is given each name of the peer-name table (an empty list: nothing).
+
+    Each name is given alone, with a plain value (a dict option: a dict) and with an empty dict. It must be
+    refused by a TypeError naming `owner`, every option the message suggests must be one `owner` takes, and where
+    the table's static2d option for the name is one `owner` takes, the message must suggest it (never "static2d
+    has no ... option here").
+    """
+    import static2d
+
+    problems = []
+    for name, peer in static2d.PEER_OPTIONS.items():
+        if name in takes:
+            continue  # the adapter's own option of that name (Haystack's prefix)
+        for value in ({"device": "cpu", "batch_size": 8, "query": "q: "}, {}) if peer.holds_options else ("x", {}):
+            try:
+                make(**{name: value})
+            except TypeError as e:
+                message = str(e)
+            else:
+                problems.append(f"{owner} took {name}={value!r}")
+                continue
+            suggested = suggested_options(message)
+            if not message.startswith(f"{owner} has no option {name!r}"):
+                problems.append(f"{name}={value!r}: not {owner}'s refusal: {message}")
+            elif not set(suggested) <= set(takes):
+                problems.append(f"{name}={value!r}: suggests {sorted(set(suggested) - set(takes))}: {message}")
+            elif set(peer.use) <= set(takes) and ("option here" in message or not set(peer.use) <= set(suggested)):
+                problems.append(f"{name}={value!r}: does not suggest {', '.join(peer.use)}: {message}")
+    return problems

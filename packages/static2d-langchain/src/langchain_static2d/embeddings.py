@@ -132,13 +132,17 @@ class Static2DEmbeddings(BaseModel, Embeddings):
 
     @model_validator(mode="before")
     @classmethod
-    def _refuse_peer_options(cls, data: Any) -> Any:  # noqa: ANN401 - the raw input, as pydantic gives it
-        """Another embedder's option name (`model_kwargs`, `model_name`, ...) gets the static2d option to use."""
+    def _refuse_unknown_options(cls, data: Any) -> Any:  # noqa: ANN401 - the raw input, as pydantic gives it
+        """An option this class does not take is a TypeError naming the one to use, not pydantic's extra_forbidden.
+
+        Another embedder's option name (`model_kwargs`, `model_name`, ...) gets the static2d option to use; any
+        other the closest option ("did you mean dims=256?").
+        """
         if isinstance(data, Mapping):
+            takes = list(cls.model_fields)
             for name, value in data.items():
-                msg = static2d.peer_option_message(cls.__name__, str(name), value, cls.model_fields)
-                if msg is not None:
-                    raise TypeError(msg)
+                if name not in cls.model_fields:
+                    raise TypeError(static2d.unknown_option_message(cls.__name__, str(name), takes, value))
         return data
 
     @field_validator("model", "cache_folder", mode="before")

@@ -35,19 +35,50 @@ def locate(
     if path.exists():
         msg = f"model={model!r} is a file; pass the directory that holds the model's files instead."
         raise ValueError(msg)
-    if not _HUB_ID.match(model):
-        msg = (
-            f"model={model!r} is neither an existing local directory nor a valid Hugging Face hub id "
-            "('owner/name'). Check the path, or pass a hub id."
+    if not _HUB_ID.match(model):  # ./x, ../x, /x, ~/x, a/b/c, x\\y: a path, never a hub id
+        raise ValueError(no_folder_message(model))
+
+    def snapshot() -> Path:
+        return _snapshot(
+            model,
+            revision=revision,
+            cache_folder=cache_folder,
+            local_files_only=local_files_only,
+            trust_remote_code=trust_remote_code,
+            token=token,
         )
-        raise ValueError(msg)
-    return _snapshot(
-        model,
-        revision=revision,
-        cache_folder=cache_folder,
-        local_files_only=local_files_only,
-        trust_remote_code=trust_remote_code,
-        token=token,
+
+    if not Path(model).parent.expanduser().is_dir():
+        return snapshot()
+    # 'models/my-model' where ./models is a folder: a folder meant, most likely, but a hub id too ('BAAI/bge-small'
+    # beside a ./BAAI folder); the hub is asked, and where it has no such model the missing folder is the answer.
+    try:
+        return snapshot()
+    except (OSError, ValueError) as e:
+        msg = f"{no_folder_message(model)} As a Hugging Face hub id, it fails too: {e}"
+        raise ValueError(msg) from None
+
+
+def no_folder_message(model: str) -> str:
+    """Why `model`, a path, names no model: the absolute path looked at, the nearest folder that exists, the fix.
+
+    Example:
+        >>> print(no_folder_message("/srv/models/my-model"))  # doctest: +SKIP
+        model='/srv/models/my-model' names no folder: there is no /srv/models/my-model (/srv/models exists, but
+        holds no 'my-model'). Check the path, or pass the path of the folder that holds the model's files ...
+    """
+    looked = Path(os.path.abspath(Path(model).expanduser()))
+    nearest = next((folder for folder in looked.parents if folder.is_dir()), None)
+    msg = f"model={model!r} names no folder: there is no {looked}"
+    if nearest is not None and nearest == looked.parent:
+        msg += f" ({nearest} exists, but holds no {looked.name!r})"
+    elif nearest is not None:
+        msg += f" (the nearest folder that exists is {nearest})"
+    if not Path(model).expanduser().is_absolute():
+        msg += f"; a relative path is read from the working directory, {Path.cwd()}"
+    return (
+        f"{msg}. Check the path, or pass the path of the folder that holds the model's files (config.json, "
+        "modules.json, model.safetensors, ...), or a Hugging Face hub id ('owner/name')."
     )
 
 

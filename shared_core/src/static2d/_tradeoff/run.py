@@ -22,10 +22,23 @@ import numpy.typing as npt
 
 from static2d._checks import check_sizes
 from static2d._encoder import Encoder, load
-from static2d._options import Backend
+from static2d._options import OPTIONS, Backend, Dtype, Option, Quantize
+from static2d._peers import refuses_unknown_options
 from static2d._tradeoff.data import read_task, score
 from static2d._tradeoff.result import Tradeoff
 from static2d._vectors import normalize_rows
+
+# The options of `static2d.load` that `tradeoff` does not take, and why: every other one it takes, under the same
+# name, type and default (the command line's flags are made from the same list).
+NOT_TRADEOFF_OPTIONS = {
+    "model": "the model measured is tradeoff's first argument",
+    "dims": "the grid's sizes are tradeoff's `dims`, a list",
+    "layers": "the grid's depths are tradeoff's `layers`, a list",
+    "normalize": "quality is scored by cosine, which the scale does not change",
+    "precision": "the grid is measured on float32 vectors (the bytes per vector column counts float32)",
+}
+TRADEOFF_OPTIONS: tuple[Option, ...] = tuple(o for o in OPTIONS if o.name not in NOT_TRADEOFF_OPTIONS)
+"""The options of `static2d.load` that `tradeoff` (and `python -m static2d tradeoff`) takes, in registry order."""
 
 
 def check_output(path: str | os.PathLike[str], option: str) -> Path:
@@ -146,16 +159,27 @@ def _speeds(
     return speeds, spread
 
 
-def tradeoff(
+@refuses_unknown_options("static2d.tradeoff")
+def tradeoff(  # noqa: D417 - the options' Args entries are written from the registry, below
     model: str | os.PathLike[str],
     data: str | os.PathLike[str],
     *,
     layers: Sequence[int] | None = None,
     dims: Sequence[int] | None = None,
     corpus: str | os.PathLike[str] | None = None,
-    backend: Backend = "auto",
     batch_size: int | None = None,
     device: str | None = None,
+    revision: str | None = None,
+    cache_folder: str | os.PathLike[str] | None = None,
+    local_files_only: bool = False,
+    trust_remote_code: bool = False,
+    query_prompt: str | None = None,
+    document_prompt: str | None = None,
+    max_length: int | None = None,
+    token: str | bool | None = None,
+    backend: Backend = "auto",
+    quantize: Quantize = None,
+    dtype: Dtype = "float32",
     limit: int | None = None,
     speed_texts: int = 256,
     speed_seconds: float = 0.5,
@@ -179,9 +203,6 @@ def tradeoff(
         dims: Output sizes to measure. None: the full size and the powers of two from 32 below it.
         corpus: Retrieval only: more documents to rank the answers among (records with text, and id if the
             data gives answer_id).
-        backend: "auto", "torch" or "onnx", as for `static2d.load`.
-        batch_size: Texts per batch (default: `static2d.load`'s).
-        device: Torch device for a transformer (default: `static2d.load`'s).
         limit: Use only the first `limit` pairs of the data (a quicker, rougher answer).
         speed_texts: Texts timed per depth.
         speed_seconds: Least time spent timing each depth (the best call counts).
@@ -194,9 +215,10 @@ def tradeoff(
         A `Tradeoff`: `.table()`, `.cheapest(0.05)`, `.save("grid.csv")`, `.plot("grid.png")`.
 
     Raises:
-        TypeError: `layers` or `dims` not a list of whole numbers.
+        TypeError: `layers` or `dims` not a list of whole numbers, an option of the wrong type, or an option
+            `tradeoff` does not take (the message names the closest one it takes).
         ValueError: A data file static2d cannot read as pairs (the message says which record and why),
-            `layers` on a static model, or a size out of the model's range.
+            `layers` on a static model, a size out of the model's range, or an option `static2d.load` refuses.
         FileNotFoundError: The data or corpus file does not exist.
 
     Example:
@@ -205,11 +227,15 @@ def tradeoff(
         >>> print(result.table())  # doctest: +SKIP
         >>> result.plot("out/tradeoff.png")  # doctest: +SKIP
     """
+    given = locals()
+    options = {option.name: given[option.name] for option in TRADEOFF_OPTIONS}
+    # The options are checked (by load) before the data is read: a wrong option costs no reading.
+    encoder = load(model, **options, lazy=True)
     task = read_task(data, corpus, limit=limit)
-    encoder = load(model, backend=backend, batch_size=batch_size, device=device)
+    encoder.warm_up()
 
     def at_depth(n: int) -> Encoder:  # the model cut to n layers (shared with any other encoder of that cut)
-        return load(model, layers=n, backend=backend, batch_size=batch_size, device=device)
+        return load(model, layers=n, **options)
 
     if encoder.kind == "static":
         if layers is not None:
@@ -264,3 +290,11 @@ def tradeoff(
         speed_rounds=max(speed_rounds, 1),
         speed_spread=spread,
     )
+
+
+tradeoff.__doc__ = (tradeoff.__doc__ or "").replace(
+    "        show_progress_bar: Show progress bars while embedding and timing.\n",
+    "        show_progress_bar: Show progress bars while embedding and timing.\n"
+    + "".join(f"{o.args_entry('        ')}\n" for o in TRADEOFF_OPTIONS),
+    1,
+)

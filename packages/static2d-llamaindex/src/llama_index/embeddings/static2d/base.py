@@ -234,17 +234,14 @@ class Static2DEmbedding(BaseEmbedding):
 def _check_base_options(kwargs: dict[str, Any]) -> None:
     """Refuse options that are neither static2d's nor LlamaIndex BaseEmbedding's: they would be taken and ignored.
 
-    Another embedder's name (`model_kwargs`, `truncate_dim`, ...) gets the static2d option to use instead.
+    Another embedder's name (`model_kwargs`, `truncate_dim`, ...) gets the static2d option to use instead, any
+    other the closest option ("did you mean dims=256?").
     """
     known = {*Static2DEmbedding.model_fields}
+    listed = sorted(known - {"model_name"})
     for name, value in kwargs.items():
-        if name in known:
-            continue
-        msg = static2d.peer_option_message("Static2DEmbedding", name, value, known)
-        if msg is None:
-            options = ", ".join(sorted(known - {"model_name"}))
-            msg = f"Static2DEmbedding got an unknown option {name!r}. Its options are: {options}."
-        raise TypeError(msg)
+        if name not in known:
+            raise TypeError(static2d.unknown_option_message("Static2DEmbedding", name, known, value, listed=listed))
 
 
 def _secret(token: object) -> SecretStr | None:

@@ -79,13 +79,14 @@ class Static2DComponent:
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Any:  # noqa: ANN401 - any arguments, as `__init__` takes them
         # Before `__init__`, which would only say "unexpected keyword argument": another embedder's option name
-        # (`model_kwargs`, `progress_bar`, ...) is refused with the static2d option to use instead. The typed
-        # signatures stay the options, declared once.
+        # (`model_kwargs`, `progress_bar`, ...) is refused with the static2d option to use instead, any other
+        # unknown name with the closest option ("did you mean dims=256?"). The typed signatures stay the options,
+        # declared once.
         del args
         takes = [name for name in inspect.signature(cls.__init__).parameters if name != "self"]
         for name, value in kwargs.items():
-            msg = static2d.peer_option_message(cls.__name__, name, value, takes, spell=HAYSTACK_SPELLING)
-            if msg is not None:
+            if name not in takes:
+                msg = static2d.unknown_option_message(cls.__name__, name, takes, value, spell=HAYSTACK_SPELLING)
                 raise TypeError(msg)
         return super().__new__(cls)
 
