@@ -31,6 +31,7 @@ FLOORS = {
     "_encoder": 5,
     "_batch": 6,
     "_tradeoff": 6,
+    "adapters": 6,
     "__init__": 7,
     "__main__": 7,
 }
