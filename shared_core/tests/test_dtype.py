@@ -13,6 +13,7 @@ import pytest
 import static2d
 from conftest import REPO, TEXTS, onnx_cache_at, spearman_x100, sts_dev
 from static2d._fingerprint import HASHED, fingerprint_of
+from static2d.adapters import peer_option_message
 from static2d_testkit import bundled_transformer, make_static_model, make_tiny_transformer
 
 torch = pytest.importorskip("torch")
@@ -164,6 +165,6 @@ def test_transformers_dtype_names_point_at_dtype() -> None:
         ("model_kwargs", {"torch_dtype": torch.float16}, "'float16'"),
     ]
     for name, value, expected in given:
-        message = static2d.peer_option_message("Static2DEmbeddings", name, value, takes)
+        message = peer_option_message("Static2DEmbeddings", name, value, takes)
         assert message is not None
         assert message.endswith(f"use the static2d option dtype={expected} instead."), message

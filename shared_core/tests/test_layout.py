@@ -35,6 +35,7 @@ FLOORS = {
     "_encoder": 6,
     "_batch": 7,
     "_tradeoff": 7,
+    "adapters": 7,
     "__init__": 8,
     "__main__": 8,
 }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,8 @@ import pytest
 import static2d
 from conftest import TEXTS, assert_threads_match_serial
 from static2d import _engines
+from static2d._model.describe import describe
+from static2d._static.engine import StaticEngine
 from static2d_testkit import make_static_model
 
 
@@ -251,6 +254,25 @@ def test_unknown_format_and_damaged_files(tiny_dir: Path) -> None:
     (bad_json / "modules.json").write_text("{not json")
     with pytest.raises(ValueError, match="not valid JSON"):
         static2d.load(bad_json)
+
+
+def test_each_reader_says_how_its_format_encodes(static_path: Path) -> None:
+    """model2vec's own way of encoding (its max_length, the unknown token dropped, characters capped) is on the
+    description its reader makes; the engine follows those fields, never the format's name."""
+    description = describe(static_path, static_path.name)
+    m2v = description.format == "model2vec"
+    assert (description.drops_unknown, description.caps_characters, description.tokenizer_truncation) == (
+        m2v,
+        m2v,
+        not m2v,
+    )
+    assert description.static_max_length == (512 if m2v else None)
+    engine = StaticEngine(replace(description, format="sentence-transformers-static" if m2v else "model2vec"), None)
+    assert (engine._unk_id is not None, engine._char_cap is not None, engine.max_length) == (
+        m2v,
+        m2v,
+        512 if m2v else None,
+    )
 
 
 def test_unknown_paths_and_ids() -> None:

@@ -5,14 +5,14 @@ Example:
     >>> enc = static2d.load("sentence-transformers/static-retrieval-mrl-en-v1", dims=256)  # doctest: +SKIP
     >>> enc.encode(["The quick brown fox"]).shape  # doctest: +SKIP
     (1, 256)
+
+What the adapters (LangChain, LlamaIndex, Haystack) are built from is in `static2d.adapters`.
 """
 
 from static2d._batch import BatchEncoder
-from static2d._checks import check_text, check_texts
 from static2d._encoder import Encoder, clear_cache, load
 from static2d._fingerprint import FingerprintMismatchError, check_fingerprint
 from static2d._options import DEFAULT_MODEL, OPTIONS, Backend, Dtype, Option, Quantize
-from static2d._peers import PEER_OPTIONS, peer_option_message, unknown_option_message
 from static2d._precision import Precision
 from static2d._tradeoff.plot import plot as plot_tradeoff
 from static2d._tradeoff.result import Setting, Tradeoff
@@ -22,7 +22,6 @@ __version__ = "0.1.0"
 __all__ = [
     "DEFAULT_MODEL",
     "OPTIONS",
-    "PEER_OPTIONS",
     "Backend",
     "BatchEncoder",
     "Dtype",
@@ -35,12 +34,8 @@ __all__ = [
     "Tradeoff",
     "__version__",
     "check_fingerprint",
-    "check_text",
-    "check_texts",
     "clear_cache",
     "load",
-    "peer_option_message",
     "plot_tradeoff",
     "tradeoff",
-    "unknown_option_message",
 ]

@@ -102,10 +102,10 @@ def peer_name_problems(make: Callable[..., object], owner: str, takes: Collectio
     the table's static2d option for the name is one `owner` takes, the message must suggest it (never "static2d
     has no ... option here").
     """
-    import static2d
+    from static2d.adapters import PEER_OPTIONS
 
     problems = []
-    for name, peer in static2d.PEER_OPTIONS.items():
+    for name, peer in PEER_OPTIONS.items():
         if name in takes:
             continue  # the adapter's own option of that name (Haystack's prefix)
         for value in ({"device": "cpu", "batch_size": 8, "query": "q: "}, {}) if peer.holds_options else ("x", {}):

@@ -19,6 +19,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from static2d.adapters import EncoderMixin, unknown_option_message
 
 _OPTIONS = {option.name: option for option in static2d.OPTIONS}
 
@@ -34,7 +35,7 @@ def _option(name: str, **kwargs: Any) -> Any:  # noqa: ANN401 - a pydantic field
     return Field(default=option.default, description=option.doc, **kwargs)
 
 
-class Static2DEmbeddings(BaseModel, Embeddings):
+class Static2DEmbeddings(EncoderMixin, BaseModel, Embeddings):
     """Fast static (model2vec / StaticEmbedding) and 2D-Matryoshka embeddings, with `dims` and `layers` knobs.
 
     `dims` keeps the first `dims` output dimensions (Matryoshka truncation, then re-normalisation); `layers` runs
@@ -142,7 +143,7 @@ class Static2DEmbeddings(BaseModel, Embeddings):
             takes = list(cls.model_fields)
             for name, value in data.items():
                 if name not in cls.model_fields:
-                    raise TypeError(static2d.unknown_option_message(cls.__name__, str(name), takes, value))
+                    raise TypeError(unknown_option_message(cls.__name__, str(name), takes, value))
         return data
 
     @field_validator("model", "cache_folder", mode="before")
@@ -158,46 +159,6 @@ class Static2DEmbeddings(BaseModel, Embeddings):
         options["token"] = None if self.token is None else self.token.get_secret_value()
         self._encoder = static2d.load(**options, lazy=True)
         return self
-
-    @property
-    def encoder(self) -> static2d.Encoder:
-        """The static2d encoder behind this embedder (e.g. `embeddings.encoder.dims`, `.loaded`, `.same_model`)."""
-        return self._encoder
-
-    def __getstate__(self) -> dict[Any, Any]:
-        """Pickle without the token (an unpickled embedder reads HF_TOKEN from its environment, if it needs one)."""
-        state: dict[Any, Any] = super().__getstate__()
-        return {**state, "__dict__": {**state["__dict__"], "token": None}}
-
-    @property
-    def embedding_dim(self) -> int:
-        """The size of the vectors this embedder returns (`dims`, or the model's full size); known before loading."""
-        return self._encoder.embedding_dim
-
-    def warm_up(self) -> Static2DEmbeddings:
-        """Load the model now rather than on the first embedding. Returns the embedder."""
-        self._encoder.warm_up()
-        return self
-
-    @property
-    def fingerprint(self) -> str:
-        """A short stable string naming everything that determines the vectors (loads the model).
-
-        The same options give the same fingerprint in the core and in every static2d adapter, in any process.
-        """
-        return self._encoder.fingerprint
-
-    def describe(self) -> dict[str, str]:
-        """The fingerprint and the readable fields it is made from (all str): save them with the index."""
-        return self._encoder.describe()
-
-    def check_fingerprint(self, stored: str | Mapping[str, object]) -> None:
-        """Refuse to query an index built by another embedder: `stored` is what `describe()` gave at indexing.
-
-        Raises:
-            static2d.FingerprintMismatchError: (a ValueError) The vectors would differ; says what changed.
-        """
-        static2d.check_fingerprint(stored, self)
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         """Embed documents, with the document prompt.

@@ -2,18 +2,32 @@
 
 A static model is a `StaticDescription`, a transformer a `TransformerDescription` (with the `Pipeline` of modules
 around it); `ModelDescription` is either. No weights are read (only safetensors headers).
+
+`_detect` tells the format (model2vec, sentence-transformers static, sentence-transformers transformer, plain
+Hugging Face transformer) in one place; one reader per format (`_READERS`) describes it. What a format's own
+library does differently when it encodes (model2vec drops the unknown token and caps characters) is a field of the
+description its reader fills, so the engines never ask which format a model is.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal, TypeAlias
 
 from static2d._model.safetensors import try_read_header
 
+# The formats static2d reads, each by its reader below (`_READERS`); `_detect` is the one place that tells them
+# apart. A static model is described as `StaticFormat`, a transformer (either of the other two) as
+# "sentence-transformers", which is how it runs.
 StaticFormat = Literal["model2vec", "sentence-transformers-static"]
+ModelFormat = Literal[StaticFormat, "sentence-transformers", "hugging-face"]
+
+# The static table's tensor in model.safetensors, by format: the one list of table keys (detection reads it from the
+# header, the table loader from the file), sentence-transformers' first.
+TABLE_KEYS: dict[StaticFormat, str] = {"sentence-transformers-static": "embedding.weight", "model2vec": "embeddings"}
 
 
 @dataclass(frozen=True)
@@ -52,11 +66,15 @@ class StaticDescription:
     """A static embedding model resolved to a local directory, with what static2d learns from its configs."""
 
     folder: Path
-    format: Literal["model2vec", "sentence-transformers-static"]
+    format: StaticFormat
     name: str
     static_dir: Path  # the directory holding model.safetensors and tokenizer.json
     max_dims: int | None = None
-    static_max_length: int | None = None  # model2vec's own max_length
+    # How the format's own library encodes, set by its reader; the engine follows them, whatever the format:
+    static_max_length: int | None = None  # tokens kept per text when the user sets no max_length (model2vec's own)
+    drops_unknown: bool = False  # the unknown token is dropped before pooling (model2vec)
+    caps_characters: bool = False  # texts are first cut to max_length x the median token length, in characters
+    tokenizer_truncation: bool = True  # with no max_length, the tokenizer's saved truncation applies (else none)
     prompts: dict[str, str] = field(default_factory=dict)
     default_prompt_name: str | None = None
     normalizes: bool = False
@@ -170,18 +188,36 @@ def _field(cfg: dict[str, Any], key: str, kinds: type | tuple[type, ...], path: 
     return value
 
 
+@dataclass(frozen=True)
+class _Found:
+    """What `describe` reads of a model's folder once, for `_detect` and the reader of the format it tells."""
+
+    folder: Path
+    name: str
+    config: dict[str, Any]  # config.json, or {}
+    modules: list[dict[str, Any]] | None  # modules.json (each entry checked), None without one
+    kinds: list[str]  # each module's kind (`module_kind`)
+    prompts: dict[str, str]
+    default_prompt_name: str | None
+
+    def static_dir(self) -> Path:
+        """The folder of the StaticEmbedding module (a sentence-transformers static model)."""
+        static = next(m for m, kind in zip(self.modules or [], self.kinds, strict=True) if kind == "StaticEmbedding")
+        return self.folder / str(static.get("path") or ".")
+
+
 def describe(folder: Path, name: str) -> ModelDescription:
     """Tell the model's kind and format from its files, and read every config it has (no weights, only headers)."""
+    found = _find(folder, name)
+    return _READERS[_detect(found)](found)
+
+
+def _find(folder: Path, name: str) -> _Found:
     prompts, default_prompt_name = _read_prompts(folder)
     config = _read_optional(folder / "config.json")
     modules_file = folder / "modules.json"
-    # model2vec writes its `embeddings` tensor (sentence-transformers StaticEmbedding: `embedding.weight`), with a
-    # modules.json beside since 0.10, and a model_type in config.json only when it distilled the model
-    is_model2vec = config.get("model_type") == "model2vec" or (
-        _has_static_files(folder)
-        and "num_hidden_layers" not in config
-        and (not modules_file.is_file() or _table_key(folder) == "embeddings")
-    )
+    modules = None
+    kinds: list[str] = []
     if modules_file.is_file():
         modules = read_json(modules_file, list)
         for i, m in enumerate(modules):
@@ -191,36 +227,89 @@ def describe(folder: Path, name: str) -> ModelDescription:
         types = [str(m.get("type", "")) for m in modules]
         _refuse_foreign_modules(types, modules_file, name)
         kinds = [module_kind(t) for t in types]
-        normalizes = "Normalize" in kinds
-        static = [m for m, kind in zip(modules, kinds, strict=True) if kind == "StaticEmbedding"]
-        if static:
-            static_dir = folder / str(static[0].get("path") or ".")
-            fmt: StaticFormat = (
-                "model2vec"
-                if is_model2vec and static_dir.resolve() == folder.resolve()
-                else "sentence-transformers-static"
-            )
-            return _static(folder, static_dir, name, fmt, config, prompts, default_prompt_name, normalizes)
-        if "Transformer" in kinds:
-            return _transformer(folder, name, config, modules, prompts, default_prompt_name)
+    return _Found(folder, name, config, modules, kinds, prompts, default_prompt_name)
+
+
+def _detect(found: _Found) -> ModelFormat:
+    """The one place that tells a model's format from its files."""
+    if found.modules is not None:
+        if "StaticEmbedding" in found.kinds:
+            in_folder = found.static_dir().resolve() == found.folder.resolve()
+            return "model2vec" if in_folder and _is_model2vec(found) else "sentence-transformers-static"
+        if "Transformer" in found.kinds:
+            return "sentence-transformers"
+        types = [str(m.get("type", "")) for m in found.modules]
         msg = (
-            f"Model {name!r} is a sentence-transformers model with modules {types}, which static2d does not run: "
-            "it needs a StaticEmbedding module (static model) or a Transformer module (2D-Matryoshka model)."
+            f"Model {found.name!r} is a sentence-transformers model with modules {types}, which static2d does not "
+            "run: it needs a StaticEmbedding module (static model) or a Transformer module (2D-Matryoshka model)."
         )
         raise ValueError(msg)
-    if is_model2vec:
-        normalizes = bool(config.get("normalize", False))
-        return _static(folder, folder, name, "model2vec", config, prompts, default_prompt_name, normalizes)
-    if config.get("num_hidden_layers") or config.get("n_layers"):
-        # A plain Hugging Face transformer: sentence-transformers wraps it with mean pooling.
-        return _transformer(folder, name, config, [], prompts, default_prompt_name)
-    found = sorted(p.name for p in folder.iterdir())[:20]
+    if _is_model2vec(found):
+        return "model2vec"
+    if found.config.get("num_hidden_layers") or found.config.get("n_layers"):
+        return "hugging-face"
+    found_files = sorted(p.name for p in found.folder.iterdir())[:20]
     msg = (
-        f"Cannot tell what model {name!r} is: {folder} holds {found}. static2d reads model2vec models "
-        "(config.json + model.safetensors + tokenizer.json), sentence-transformers models (modules.json), and "
-        "Hugging Face transformers (config.json with num_hidden_layers). Pass the directory of such a model."
+        f"Cannot tell what model {found.name!r} is: {found.folder} holds {found_files}. static2d reads model2vec "
+        "models (config.json + model.safetensors + tokenizer.json), sentence-transformers models (modules.json), "
+        "and Hugging Face transformers (config.json with num_hidden_layers). Pass the directory of such a model."
     )
     raise ValueError(msg)
+
+
+def _is_model2vec(found: _Found) -> bool:
+    # model2vec writes its `embeddings` tensor (sentence-transformers StaticEmbedding: `embedding.weight`), with a
+    # modules.json beside since 0.10, and a model_type in config.json only when it distilled the model
+    return found.config.get("model_type") == "model2vec" or (
+        _has_static_files(found.folder)
+        and "num_hidden_layers" not in found.config
+        and (found.modules is None or _table_key(found.folder) == TABLE_KEYS["model2vec"])
+    )
+
+
+def _read_model2vec(found: _Found) -> StaticDescription:
+    """A model2vec model: the table and tokenizer in the folder, and model2vec's own way of encoding.
+
+    As model2vec.StaticModel.encode: unknown tokens are dropped, and text is cut to max_length tokens (its
+    config's, else 512) after a cheap cut to max_length x the median token length in characters; with no
+    max_length at all, no truncation.
+    """
+    if found.modules is not None:  # model2vec 0.10+: a modules.json beside, naming this folder
+        static_dir, normalizes = found.static_dir(), "Normalize" in found.kinds
+    else:
+        static_dir, normalizes = found.folder, bool(found.config.get("normalize", False))
+    description = _static(found, static_dir, "model2vec", normalizes)
+    max_length = _field(found.config, "max_length", int, static_dir / "config.json", _MODEL2VEC_DEFAULT_MAX_LENGTH)
+    return replace(
+        description,
+        static_max_length=max_length,
+        drops_unknown=True,
+        caps_characters=True,
+        tokenizer_truncation=False,
+    )
+
+
+def _read_sentence_transformers_static(found: _Found) -> StaticDescription:
+    """A sentence-transformers StaticEmbedding model: no length limit of its own (the tokenizer's saved one applies)."""
+    return _static(found, found.static_dir(), "sentence-transformers-static", "Normalize" in found.kinds)
+
+
+def _read_sentence_transformers(found: _Found) -> TransformerDescription:
+    """A sentence-transformers transformer: the modules of modules.json around its Transformer."""
+    return _transformer(found, found.modules or [])
+
+
+def _read_hugging_face(found: _Found) -> TransformerDescription:
+    """A plain Hugging Face transformer: sentence-transformers wraps it with mean pooling."""
+    return _transformer(found, [])
+
+
+_READERS: dict[ModelFormat, Callable[[_Found], ModelDescription]] = {
+    "model2vec": _read_model2vec,
+    "sentence-transformers-static": _read_sentence_transformers_static,
+    "sentence-transformers": _read_sentence_transformers,
+    "hugging-face": _read_hugging_face,
+}
 
 
 def _refuse_foreign_modules(types: list[str], modules_file: Path, name: str) -> None:
@@ -242,42 +331,25 @@ def _has_static_files(folder: Path) -> bool:
     return (folder / "model.safetensors").is_file() and (folder / "tokenizer.json").is_file()
 
 
-def _static(  # noqa: PLR0917 - private, called twice with everything describe() found
-    folder: Path,
-    static_dir: Path,
-    name: str,
-    fmt: StaticFormat,
-    config: dict[str, Any],
-    prompts: dict[str, str],
-    default_prompt_name: str | None,
-    normalizes: bool,
-) -> StaticDescription:
+def _static(found: _Found, static_dir: Path, fmt: StaticFormat, normalizes: bool) -> StaticDescription:
+    """The description of a static model in `static_dir`, encoded as sentence-transformers does (the defaults)."""
     missing = [f for f in ("model.safetensors", "tokenizer.json") if not (static_dir / f).is_file()]
     if missing:
         msg = (
-            f"Static model {name!r} is missing {missing} in {static_dir}. static2d loads safetensors weights only: "
-            "re-save the model with safetensors, or download it again."
+            f"Static model {found.name!r} is missing {missing} in {static_dir}. static2d loads safetensors weights "
+            "only: re-save the model with safetensors, or download it again."
         )
         raise ValueError(msg)
-    max_length = None
-    if fmt == "model2vec":
-        own = config if static_dir.resolve() == folder.resolve() else _read_optional(static_dir / "config.json")
-        max_length = _field(own, "max_length", int, static_dir / "config.json", _MODEL2VEC_DEFAULT_MAX_LENGTH)
     return StaticDescription(
-        folder,
+        found.folder,
         fmt,
-        name,
+        found.name,
         static_dir,
         max_dims=_table_width(static_dir),
-        static_max_length=max_length,
-        prompts=prompts,
-        default_prompt_name=default_prompt_name,
+        prompts=found.prompts,
+        default_prompt_name=found.default_prompt_name,
         normalizes=normalizes,
     )
-
-
-# sentence-transformers StaticEmbedding's table, model2vec's table
-TABLE_KEYS = ("embedding.weight", "embeddings")
 
 
 def _table(folder: Path) -> tuple[str, tuple[int, ...]] | None:
@@ -286,7 +358,7 @@ def _table(folder: Path) -> tuple[str, tuple[int, ...]] | None:
     None where it holds none or the file is unreadable (reported with the right words when the table is loaded).
     """
     header = try_read_header(folder / "model.safetensors") or {}
-    key = next((k for k in TABLE_KEYS if k in header), None)
+    key = next((k for k in TABLE_KEYS.values() if k in header), None)
     return None if key is None else (key, tuple(header[key].shape))
 
 
@@ -313,14 +385,8 @@ def _read_prompts(folder: Path) -> tuple[dict[str, str], str | None]:
     return dict(prompts), _field(cfg, "default_prompt_name", str, path, None)
 
 
-def _transformer(  # noqa: PLR0917 - private, called twice with everything describe() found
-    folder: Path,
-    name: str,
-    config: dict[str, Any],
-    modules: list[dict[str, Any]],
-    prompts: dict[str, str],
-    default_prompt_name: str | None,
-) -> TransformerDescription:
+def _transformer(found: _Found, modules: list[dict[str, Any]]) -> TransformerDescription:
+    folder, name, config = found.folder, found.name, found.config
     kinds = [module_kind(str(m.get("type", ""))) for m in modules]
     tf_dir = folder / str(modules[0].get("path") or "") if modules else folder
     if tf_dir != folder and (tf_dir / "config.json").is_file():
@@ -381,8 +447,8 @@ def _transformer(  # noqa: PLR0917 - private, called twice with everything descr
         max_dims=int(max_dims) if max_dims else None,
         max_layers=int(max_layers) if max_layers else None,
         architecture=str(archs[0]) if isinstance(archs, list) and archs else "unknown",
-        prompts=prompts,
-        default_prompt_name=default_prompt_name,
+        prompts=found.prompts,
+        default_prompt_name=found.default_prompt_name,
         normalizes=pipeline.normalize,
     )
 

@@ -62,23 +62,21 @@ class StaticEngine:
                 f"{self.table.shape[0]} rows. The model files do not belong together: download the model again."
             )
             raise ValueError(msg)
-        self._unk_id: int | None = None
+        # The format's own way of encoding, as its reader describes it (model2vec: unknown tokens dropped, text cut
+        # to its max_length tokens after a cheap cut to max_length * median token length characters; sentence-
+        # transformers StaticEmbedding: no limit of its own, the tokenizer's saved one applies). A max_length given
+        # by the user applies to every format.
+        if max_length is None:
+            max_length = files.static_max_length
+        self._unk_id = _unk_token_id(self.tokenizer) if files.drops_unknown else None
         self._char_cap: int | None = None
-        if files.format == "model2vec":
-            # As model2vec.StaticModel.encode: unknown tokens are dropped, and text is cut to max_length tokens
-            # (after a cheap cut to max_length * median token length characters, which model2vec also makes).
-            if max_length is None:
-                max_length = files.static_max_length
-            self._unk_id = _unk_token_id(self.tokenizer)
-            if max_length is not None:
-                vocab = self.tokenizer.get_vocab()
-                median = int(np.median([len(t) for t in vocab]))
-                self._char_cap = int(max_length) * median
-        # sentence-transformers StaticEmbedding has no length limit of its own (the tokenizer's, if it was saved
-        # with one, applies as there); max_length given by the user applies to both formats.
+        if files.caps_characters and max_length is not None:
+            vocab = self.tokenizer.get_vocab()
+            median = int(np.median([len(t) for t in vocab]))
+            self._char_cap = int(max_length) * median
         if max_length is not None:
             self.tokenizer.enable_truncation(int(max_length))
-        elif files.format == "model2vec":
+        elif not files.tokenizer_truncation:
             self.tokenizer.no_truncation()
         self.max_length = max_length
         # The fastest paths proven to give this tokenizer's ids: tokie for printable ASCII text, then the word cache

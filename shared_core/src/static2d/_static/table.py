@@ -25,11 +25,10 @@ import numpy as np
 import numpy.typing as npt
 from safetensors import SafetensorError, safe_open
 
+from static2d._model.describe import TABLE_KEYS
 from static2d._model.files import check_finite
 from static2d._model.safetensors import read_header
 
-# sentence-transformers StaticEmbedding's table, model2vec's table
-_KEYS = ("embedding.weight", "embeddings")
 # The table dtypes model2vec writes (its quantize_to) and reads back, by safetensors' names.
 _DTYPES = {"F32": "float32", "F16": "float16", "F64": "float64", "I8": "int8"}
 
@@ -56,14 +55,14 @@ def load_table(folder: Path, name: str) -> npt.NDArray[np.float32]:
     try:
         with safe_open(str(path), framework="numpy") as f:
             keys = set(f.keys())
-            key = next((k for k in _KEYS if k in keys), None)
+            key = next((k for k in TABLE_KEYS.values() if k in keys), None)
             if key is None:
                 msg = (
                     f"Static model {name!r}: {path} has tensors {sorted(keys)}, but a static model needs "
                     "'embeddings' (model2vec) or 'embedding.weight' (sentence-transformers StaticEmbedding)."
                 )
                 raise ValueError(msg)
-            extra = key == "embeddings"  # model2vec's vocabulary quantization and token weights
+            extra = key == TABLE_KEYS["model2vec"]  # model2vec's vocabulary quantization and token weights
             mapping = f.get_tensor("mapping") if extra and "mapping" in keys else None
             weights = f.get_tensor("weights") if extra and "weights" in keys else None
             shape = tuple(f.get_slice(key).get_shape())
@@ -119,16 +118,6 @@ def _checked_weights(weights: npt.NDArray[np.generic], rows: int, path: Path, na
         )
         raise ValueError(msg)
     return weights.astype(np.float32)
-
-
-def table_key(path: Path) -> str | None:
-    """Which static table a safetensors file holds: "embedding.weight", "embeddings", or None (none, unreadable)."""
-    try:
-        with safe_open(str(path), framework="numpy") as f:
-            keys = set(f.keys())
-    except (SafetensorError, OSError):
-        return None  # reported with the right words when the table is loaded
-    return next((k for k in _KEYS if k in keys), None)
 
 
 def _mapped(path: Path, key: str) -> npt.NDArray[np.float32] | None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -12,6 +11,7 @@ from llama_index.core.base.embeddings.base import BaseEmbedding, Embedding
 from llama_index.core.bridge.pydantic import Field, PrivateAttr, SecretStr
 
 import static2d
+from static2d.adapters import EncoderMixin, check_text, check_texts, unknown_option_message
 
 # LlamaIndex hands `_get_text_embeddings` chunks of `embed_batch_size` texts (its default is 10). 2048 is the most
 # `BaseEmbedding` allows, and what `VectorStoreIndex` inserts at a time, so the core sees whole batches and does
@@ -28,7 +28,7 @@ def _option(name: str, **kwargs: Any) -> Any:  # noqa: ANN401 - a pydantic field
     return Field(default=option.default, description=option.doc, frozen=True, **kwargs)
 
 
-class Static2DEmbedding(BaseEmbedding):
+class Static2DEmbedding(EncoderMixin, BaseEmbedding):
     """LlamaIndex embeddings from a static (model2vec / StaticEmbedding) or 2D-Matryoshka transformer model.
 
     Set `dims` to keep fewer output dimensions (Matryoshka truncation, re-normalised) and, for a 2D-Matryoshka
@@ -111,75 +111,14 @@ class Static2DEmbedding(BaseEmbedding):
         """The name LlamaIndex stores with the serialised embedder."""
         return "Static2DEmbedding"
 
-    @property
-    def encoder(self) -> static2d.Encoder:
-        """The static2d encoder behind this embedder (e.g. `embed_model.encoder.dims`, `.loaded`, `.same_model`)."""
-        return self._encoder
-
-    def __getstate__(self) -> dict[str, Any]:
-        """Pickle without the token (an unpickled embedder reads HF_TOKEN from its environment, if it needs one)."""
-        state: dict[str, Any] = super().__getstate__()
-        return {**state, "__dict__": {**state["__dict__"], "token": None}}
-
-    @property
-    def embedding_dim(self) -> int:
-        """The size of the vectors this embedder returns (`dims`, or the model's full size); known before loading."""
-        return self._encoder.embedding_dim
-
-    def warm_up(self) -> Static2DEmbedding:
-        """Load the model now rather than on the first embedding (once; later calls return at once).
-
-        Returns:
-            This embedder.
-
-        Raises:
-            ValueError: The model cannot be found or read, or `dims` / `layers` do not fit it.
-            OSError: The model is not cached and cannot be downloaded.
-        """
-        self._encoder.warm_up()
-        return self
-
-    @property
-    def fingerprint(self) -> str:
-        """A short stable string naming everything that determines the vectors (loads the model).
-
-        The same options give the same fingerprint in the core and in every static2d adapter, in any process.
-        """
-        return self._encoder.fingerprint
-
-    def describe(self) -> dict[str, str]:
-        """The fingerprint and the readable fields it is made from (all str): save them with the index."""
-        return self._encoder.describe()
-
-    def check_fingerprint(self, stored: str | Mapping[str, object]) -> None:
-        """Refuse to query an index built by another embedder: `stored` is what `describe()` gave at indexing.
-
-        Raises:
-            static2d.FingerprintMismatchError: (a ValueError) The vectors would differ; says what changed.
-        """
-        static2d.check_fingerprint(stored, self)
-
-    def get_query_embedding(self, query: str) -> Embedding:
-        """Embed one query, with the query prompt (a str; anything else is a TypeError)."""
-        return super().get_query_embedding(static2d.check_text(query, "get_query_embedding"))
-
-    async def aget_query_embedding(self, query: str) -> Embedding:
-        """Embed one query like `get_query_embedding`, without blocking the event loop."""
-        return await super().aget_query_embedding(static2d.check_text(query, "aget_query_embedding"))
-
-    def get_text_embedding(self, text: str) -> Embedding:
-        """Embed one text (document), with the document prompt (a str; anything else is a TypeError)."""
-        return super().get_text_embedding(static2d.check_text(text, "get_text_embedding"))
-
-    async def aget_text_embedding(self, text: str) -> Embedding:
-        """Embed one text like `get_text_embedding`, without blocking the event loop."""
-        return await super().aget_text_embedding(static2d.check_text(text, "aget_text_embedding"))
+    # LlamaIndex's public methods reach the single-text hooks below with the input as given (they check it, and
+    # name the public method); these four would iterate a str character by character (or fail on a generator
+    # with LlamaIndex's own words) before any hook sees it, so they check the list first.
 
     def get_text_embedding_batch(self, texts: list[str], show_progress: bool = False, **kwargs: Any) -> list[Embedding]:  # noqa: ANN401
         """Embed texts (documents), with the document prompt: a list of str (a single str is a TypeError)."""
-        return super().get_text_embedding_batch(
-            static2d.check_texts(texts, "get_text_embedding_batch"), show_progress, **kwargs
-        )
+        items = check_texts(texts, "get_text_embedding_batch")
+        return super().get_text_embedding_batch(items, show_progress, **kwargs)
 
     async def aget_text_embedding_batch(
         self,
@@ -188,29 +127,26 @@ class Static2DEmbedding(BaseEmbedding):
         **kwargs: Any,  # noqa: ANN401
     ) -> list[Embedding]:
         """Embed texts like `get_text_embedding_batch`, without blocking the event loop."""
-        items = static2d.check_texts(texts, "aget_text_embedding_batch")
+        items = check_texts(texts, "aget_text_embedding_batch")
         return await super().aget_text_embedding_batch(items, show_progress, **kwargs)
 
     def get_agg_embedding_from_queries(self, queries: list[str], agg_fn: Any = None) -> Embedding:  # noqa: ANN401
         """The mean (or `agg_fn`) of the queries' embeddings: a list of str."""
-        return super().get_agg_embedding_from_queries(
-            static2d.check_texts(queries, "get_agg_embedding_from_queries"), agg_fn
-        )
+        items = check_texts(queries, "get_agg_embedding_from_queries")
+        return super().get_agg_embedding_from_queries(items, agg_fn)
 
     async def aget_agg_embedding_from_queries(self, queries: list[str], agg_fn: Any = None) -> Embedding:  # noqa: ANN401
         """The mean (or `agg_fn`) of the queries' embeddings, without blocking the event loop."""
-        items = static2d.check_texts(queries, "aget_agg_embedding_from_queries")
+        items = check_texts(queries, "aget_agg_embedding_from_queries")
         return await super().aget_agg_embedding_from_queries(items, agg_fn)
 
     def _get_query_embedding(self, query: str) -> Embedding:
-        """Embed one query, with the query prompt."""
-        vectors = self._encoder.encode_query([query], show_progress_bar=self.show_progress_bar)
-        embedding: Embedding = vectors[0].astype(np.float32, copy=False).tolist()  # floats, whatever the precision
-        return embedding
+        """Embed one query, with the query prompt (`get_query_embedding`'s hook: a str; anything else a TypeError)."""
+        return self._embed_query(check_text(query, "get_query_embedding"))
 
     def _get_text_embedding(self, text: str) -> Embedding:
-        """Embed one text, with the document prompt."""
-        return self._get_text_embeddings([text])[0]
+        """Embed one text, with the document prompt (`get_text_embedding`'s hook: a str; anything else a TypeError)."""
+        return self._get_text_embeddings([check_text(text, "get_text_embedding")])[0]
 
     def _get_text_embeddings(self, texts: list[str]) -> list[Embedding]:
         """Embed texts in one call into static2d, with the document prompt."""
@@ -220,15 +156,20 @@ class Static2DEmbedding(BaseEmbedding):
 
     async def _aget_query_embedding(self, query: str) -> Embedding:
         """Embed one query in a worker thread, leaving the event loop free."""
-        return await asyncio.to_thread(self._get_query_embedding, query)
+        return await asyncio.to_thread(self._embed_query, check_text(query, "aget_query_embedding"))
 
     async def _aget_text_embedding(self, text: str) -> Embedding:
         """Embed one text in a worker thread, leaving the event loop free."""
-        return await asyncio.to_thread(self._get_text_embedding, text)
+        return (await self._aget_text_embeddings([check_text(text, "aget_text_embedding")]))[0]
 
     async def _aget_text_embeddings(self, texts: list[str]) -> list[Embedding]:
         """Embed texts in a worker thread, leaving the event loop free."""
         return await asyncio.to_thread(self._get_text_embeddings, texts)
+
+    def _embed_query(self, query: str) -> Embedding:
+        vectors = self._encoder.encode_query([query], show_progress_bar=self.show_progress_bar)
+        embedding: Embedding = vectors[0].astype(np.float32, copy=False).tolist()  # floats, whatever the precision
+        return embedding
 
 
 def _check_base_options(kwargs: dict[str, Any]) -> None:
@@ -241,7 +182,7 @@ def _check_base_options(kwargs: dict[str, Any]) -> None:
     listed = sorted(known - {"model_name"})
     for name, value in kwargs.items():
         if name not in known:
-            raise TypeError(static2d.unknown_option_message("Static2DEmbedding", name, known, value, listed=listed))
+            raise TypeError(unknown_option_message("Static2DEmbedding", name, known, value, listed=listed))
 
 
 def _secret(token: object) -> SecretStr | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from haystack import default_from_dict
@@ -12,6 +12,7 @@ from haystack.utils import ComponentDevice, Secret, deserialize_secrets_inplace
 from haystack.utils.auth import SecretType
 
 import static2d
+from static2d.adapters import EncoderMixin, unknown_option_message
 
 DEFAULT_MODEL = static2d.DEFAULT_MODEL
 DEFAULT_TOKEN = Secret.from_env_var(["HF_API_TOKEN", "HF_TOKEN"], strict=False)
@@ -69,8 +70,12 @@ def document_options(init: Callable[..., None]) -> None:
     init.__doc__ = (init.__doc__ or "").replace("        Args:\n", f"        Args:\n{docs}\n", 1)
 
 
-class Static2DComponent:
-    """What the text and document embedders share: the core's options, the lazy encoder, and serialisation."""
+class Static2DComponent(EncoderMixin):
+    """What the text and document embedders share: the core's options, the lazy encoder, and serialisation.
+
+    `EncoderMixin` (the core's) gives `encoder`, `embedding_dim`, `warm_up()`, `fingerprint`, `describe()`,
+    `check_fingerprint()` and pickling without a token's value.
+    """
 
     # The static2d options are set from the subclasses' parameters (their names: `COMMON_OPTIONS`); Haystack types
     # two of them its own way.
@@ -86,7 +91,7 @@ class Static2DComponent:
         takes = [name for name in inspect.signature(cls.__init__).parameters if name != "self"]
         for name, value in kwargs.items():
             if name not in takes:
-                msg = static2d.unknown_option_message(cls.__name__, name, takes, value, spell=HAYSTACK_SPELLING)
+                msg = unknown_option_message(cls.__name__, name, takes, value, spell=HAYSTACK_SPELLING)
                 raise TypeError(msg)
         return super().__new__(cls)
 
@@ -113,47 +118,12 @@ class Static2DComponent:
         options["token"] = self.token.resolve_value() if self.token is not None else None
         self._encoder = static2d.load(**options, lazy=True)
 
-    def __getstate__(self) -> dict[str, Any]:
+    def _token_to_pickle(self) -> Secret | None:
         # Never a token's value in a pickle, as the core's Encoder: a Secret.from_token is left out (the other side
         # reads HF_TOKEN, if it needs a token); a Secret.from_env_var holds only the variables' names, and stays.
-        state = dict(self.__dict__)
         if isinstance(self.token, Secret) and self.token.type == SecretType.TOKEN:
-            state["token"] = None
-        return state
-
-    @property
-    def embedding_dim(self) -> int:
-        """The size of the vectors this component returns (`dims`, or the model's full size); known before loading."""
-        return self._encoder.embedding_dim
-
-    @property
-    def encoder(self) -> static2d.Encoder:
-        """The static2d encoder behind this component (e.g. `embedder.encoder.dims` once warmed up)."""
-        return self._encoder
-
-    def warm_up(self) -> None:
-        """Load the model (once; it is shared with the other static2d embedders of the same model)."""
-        self._encoder.warm_up()
-
-    @property
-    def fingerprint(self) -> str:
-        """A short stable string naming everything that determines the vectors (loads the model).
-
-        The same options give the same fingerprint in the core and in every static2d adapter, in any process.
-        """
-        return self._encoder.fingerprint
-
-    def describe(self) -> dict[str, str]:
-        """The fingerprint and the readable fields it is made from (all str): save them with the document store."""
-        return self._encoder.describe()
-
-    def check_fingerprint(self, stored: str | Mapping[str, object]) -> None:
-        """Refuse to query a store built by another embedder: `stored` is what `describe()` gave at indexing.
-
-        Raises:
-            static2d.FingerprintMismatchError: (a ValueError) The vectors would differ; says what changed.
-        """
-        static2d.check_fingerprint(stored, self)
+            return None
+        return self.token
 
     def _options_dict(self) -> dict[str, Any]:
         """The common options as `to_dict` writes them: the device as a dict, the token as a `Secret`."""

@@ -14,6 +14,7 @@ from haystack_integrations.components.embedders.static2d._shared import (
 )
 
 import static2d
+from static2d.adapters import check_text
 
 
 @component
@@ -136,7 +137,7 @@ class Static2DTextEmbedder(Static2DComponent):
 
 def _check_text(text: object) -> None:
     if isinstance(text, (bytes, bytearray)):
-        static2d.check_text(text, "Static2DTextEmbedder.run")  # says bytes are not text, and to decode them
+        check_text(text, "Static2DTextEmbedder.run")  # says bytes are not text, and to decode them
     if not isinstance(text, str):
         msg = (
             "Static2DTextEmbedder expects a string as input. "
