@@ -16,11 +16,12 @@ import numpy.typing as npt
 
 from static2d import _engines, _fingerprint, _precision
 from static2d._checks import check_size, check_sizes, check_texts
+from static2d._device import place
 from static2d._engines import Engine
 from static2d._model.describe import ModelDescription, describe
 from static2d._model.files import check_transformer_files
 from static2d._model.hub import is_local, locate
-from static2d._model.limits import check_device, check_max_length
+from static2d._model.limits import check_max_length
 from static2d._options import OPTIONS, Backend, Dtype, Options, Quantize, check_options
 from static2d._precision import Precision
 from static2d._torch.engine import DEFAULT_BATCH_TEXTS, TorchEngine
@@ -552,6 +553,8 @@ def load(
     options = check_options(**{option.name: given[option.name] for option in OPTIONS})
     # A local model is checked now, lazy or not (its configs are at hand); a hub model is looked up on loading.
     description = _describe(options) if is_local(options.model) else None
+    if description is None:  # the device against this machine now; against the model's kind once it is found
+        _place(options, None)
     encoder = Encoder(options, description)
     return encoder if lazy else encoder.warm_up()
 
@@ -587,12 +590,16 @@ def _describe(o: Options) -> ModelDescription:
         raise ValueError(msg)
     if description.kind == "transformer":
         check_size(o.layers, "layers", description.max_layers)
-    if o.backend != "onnx":  # ONNX runs on the CPU, and says so for any other device
-        check_device(o.device, description)
+    _place(o, description.kind)
     check_max_length(o.max_length, description)
     if description.max_dims is not None:
         check_size(o.dims, "dims", description.max_dims)
     return description
+
+
+def _place(o: Options, kind: Literal["static", "transformer"] | None) -> None:
+    """Refuse a device this model, backend or machine cannot use (static2d._device.place: the one rule)."""
+    place(o.device, backend=o.backend, quantize=o.quantize, dtype=o.dtype, kind=kind, model=o.model)
 
 
 def _load(o: Options, description: ModelDescription | None) -> _Loaded:

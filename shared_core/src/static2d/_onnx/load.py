@@ -40,13 +40,11 @@ def onnx_refusal(description: TransformerDescription) -> str | None:
     return None
 
 
-def load_onnx(description: TransformerDescription, options: Options, layers: int) -> OnnxEngine:
-    """Run the cut graph (exported and cached first if need be) on ONNX Runtime."""
-    if options.device not in (None, "cpu"):
-        msg = (
-            f"backend='onnx' runs on the CPU; device={options.device!r} needs backend='torch' (or leave device unset)."
-        )
-        raise ValueError(msg)
+def load_onnx(description: TransformerDescription, options: Options, layers: int, device: str = "cpu") -> OnnxEngine:
+    """Run the cut graph (exported and cached first if need be) on ONNX Runtime, on `device` ("cpu" or "cuda:N").
+
+    The device was checked by `static2d._device.place` when the encoder was made.
+    """
     try:
         import onnxruntime  # noqa: F401 - checked before any export
     except ImportError:
@@ -74,4 +72,6 @@ def load_onnx(description: TransformerDescription, options: Options, layers: int
 
         cut = quantized(description, layers, options.quantize, float_graph)
     model = cut.model if isinstance(cut.model, bytes) else str(cut.model)
-    return OnnxEngine(description, model=model, inputs=cut.inputs, layers=layers, max_length=options.max_length)
+    return OnnxEngine(
+        description, model=model, inputs=cut.inputs, layers=layers, max_length=options.max_length, device=device
+    )
