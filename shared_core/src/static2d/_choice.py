@@ -3,9 +3,10 @@
 A static model runs in numpy. A transformer runs where its device sends it (`static2d._device.place`: a device
 other than the CPU runs on torch, or on ONNX Runtime's CUDA provider where only that can use it), on ONNX Runtime
 when asked (backend="onnx"), or, for "auto", only on a machine without an accelerator: when the device is the CPU
-(given, or None where torch sees no accelerator), the dtype is float32, onnxruntime is installed, ONNX can run every module of the model, and the cut
-graph is cached or can be exported; torch otherwise (on the best accelerator torch sees, for device=None). A model
-that "auto" found ONNX cannot run (an export it cannot make) is remembered, and runs on torch without trying again.
+(given, or None where torch sees no accelerator), the dtype is float32, onnxruntime is installed, ONNX can run
+every module of the model, and the cut graph is cached or can be exported; torch otherwise (on the best
+accelerator torch sees, for device=None). A model that "auto" found ONNX cannot run (an export it cannot make) is
+remembered, and runs on torch without trying again.
 """
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ from __future__ import annotations
 import importlib.util
 import re
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 # torch's device types (torch.device accepts these, with an optional ":index").
 DEVICE_TYPES = ("cpu", "cuda", "mps", "xpu", "npu", "hpu", "xla", "meta", "mtia", "ipu", "maia", "privateuseone")
@@ -61,7 +61,8 @@ def check_spelling(value: object, name: str = "device") -> object:
     if value is None:
         return None
     if not isinstance(value, str):
-        msg = f'{name} must be a torch device name such as "cpu" or "cuda", or None, got {value!r} ({type(value).__name__}).'
+        what = 'a torch device name such as "cpu" or "cuda", or None'
+        msg = f"{name} must be {what}, got {value!r} ({type(value).__name__})."
         raise TypeError(msg)
     match = _SPELLING.match(value)
     if match is None:
@@ -195,7 +196,7 @@ def _torch_version() -> str:
     return str(torch.__version__)
 
 
-def torch_refusal(device: str) -> str | None:  # noqa: PLR0911 - one reason per case
+def torch_refusal(device: str) -> str | None:  # noqa: PLR0911, PLR0912 - one reason per case
     """Why torch cannot run a transformer on `device` here (None: it can, or torch is not installed to ask).
 
     Without torch, None: loading the torch engine then names the extra to install.
@@ -222,7 +223,7 @@ def torch_refusal(device: str) -> str | None:  # noqa: PLR0911 - one reason per 
     else:  # xpu, npu, hpu, mtia: torch's module for the device type, where this build (or a plugin) has one
         try:
             module = getattr(torch, kind, None)
-        except Exception:  # noqa: BLE001 - a lazy torch submodule that fails to import: no such support
+        except Exception:
             module = None
         if module is None or not hasattr(module, "is_available"):
             plugin = f" ({_PLUGINS[kind]} is not installed)" if kind in _PLUGINS else ""
@@ -230,7 +231,7 @@ def torch_refusal(device: str) -> str | None:  # noqa: PLR0911 - one reason per 
         try:
             available = bool(module.is_available())
             count = int(module.device_count()) if available and hasattr(module, "device_count") else 1
-        except Exception as e:  # noqa: BLE001 - a device runtime that fails to start is one torch cannot use
+        except Exception as e:
             return f"torch ({version}) cannot start its {kind} runtime ({type(e).__name__}: {e})"
     if not available:
         return f"torch ({version}) sees no {kind} device on this machine"
@@ -278,8 +279,8 @@ def offered() -> list[str]:
             if kind == "cuda":
                 found += [f"cuda:{i}" for i in range(int(torch.cuda.device_count()))]
             else:
-                module = getattr(torch, kind, None)
-                count = int(module.device_count()) if hasattr(module, "device_count") else 1
+                module: Any = getattr(torch, kind, None)
+                count = int(module.device_count()) if module is not None and hasattr(module, "device_count") else 1
                 found += [kind] if count <= 1 else [f"{kind}:{i}" for i in range(count)]
     if "cuda:0" not in found and onnx_refusal("cuda") is None:
         found.append("cuda (ONNX Runtime's CUDA provider, backend='onnx')")
