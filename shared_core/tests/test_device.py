@@ -224,3 +224,15 @@ def test_batch_encoder_refuses_when_made(bert: Path) -> None:
             static2d.BatchEncoder(str(bert), device=device)
     with pytest.raises(DeviceError, match=r"device='mps' cannot be used"):
         static2d.BatchEncoder(str(bert), device="mps", backend="onnx")
+
+
+def test_without_torch_auto_takes_onnxruntime_gpu_for_cuda(
+    monkeypatch: pytest.MonkeyPatch, onnxruntime_gpu: type[_Session]
+) -> None:
+    import importlib.util
+
+    del onnxruntime_gpu
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "torch" else real(name, *a))
+    assert place("cuda:1", backend="auto") == Placement("onnx", "cuda:1")
+    assert place("xpu", backend="auto") == Placement("torch", "xpu")  # loading torch then names the extra

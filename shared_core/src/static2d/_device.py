@@ -103,7 +103,7 @@ def onnx_device(device: str | None) -> str:
     return f"{kind}:{index or 0}"
 
 
-def place(  # noqa: PLR0911 - the rule, case by case
+def place(
     device: str | None,
     *,
     backend: str = "auto",
@@ -160,12 +160,20 @@ def place(  # noqa: PLR0911 - the rule, case by case
         if why is not None:
             _refuse(device, why, "backend='onnx' can use", fix=_onnx_fix(device), offers=_onnx_offers())
         return Placement("onnx", onnx_device(device))
-    torch_why = torch_refusal(device)  # backend="auto": torch where it can, else ONNX Runtime where it can
-    if torch_why is None:
+    return _auto(device)
+
+
+def _auto(device: str) -> Placement:
+    """backend="auto" with a device other than the CPU: torch where it can use it, else ONNX Runtime where it can."""
+    torch_why = torch_refusal(device)
+    if torch_why is None and importlib.util.find_spec("torch") is not None:
         return Placement("torch", device)
-    onnx_why = onnx_refusal(device) if kind_of == "cuda" else None
-    if kind_of == "cuda" and onnx_why is None:
+    cuda = device.partition(":")[0] == "cuda"
+    onnx_why = onnx_refusal(device) if cuda else None
+    if cuda and onnx_why is None:
         return Placement("onnx", onnx_device(device))
+    if torch_why is None:  # torch is not installed: loading it names the extra to install
+        return Placement("torch", device)
     why = torch_why if onnx_why is None else f"{torch_why}; and {onnx_why}"
     _refuse(device, why, "static2d can use", fix="")
     raise AssertionError  # _refuse raised
