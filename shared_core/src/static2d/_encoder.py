@@ -136,7 +136,7 @@ class Encoder:
 
     @property
     def device(self) -> str:
-        """Where the model runs: a torch device ("cuda:0", "mps", "cpu", ...), or "cpu" (numpy, ONNX Runtime).
+        """Where the model runs: a torch device ("cuda:0", "mps", "cpu", ...), ONNX Runtime's ("cpu", "cuda:0"), "cpu".
 
         For `device=None`, the best accelerator torch sees, else the CPU.
         """
