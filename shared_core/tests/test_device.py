@@ -236,3 +236,14 @@ def test_without_torch_auto_takes_onnxruntime_gpu_for_cuda(
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "torch" else real(name, *a))
     assert place("cuda:1", backend="auto") == Placement("onnx", "cuda:1")
     assert place("xpu", backend="auto") == Placement("torch", "xpu")  # loading torch then names the extra
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
+def test_the_refusal_lists_onnxruntimes_cuda(onnxruntime_gpu: type[_Session]) -> None:
+    del onnxruntime_gpu
+    with pytest.raises(
+        DeviceError,
+        match=r"On this machine static2d can use: cpu, cuda \(ONNX Runtime's CUDA provider, backend='onnx'\)\. Use "
+        r"device='cpu', or None \(here: the CPU\)\.",
+    ):
+        place("mps")

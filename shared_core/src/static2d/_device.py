@@ -182,7 +182,7 @@ def _auto(device: str) -> Placement:
 def _refuse(device: str, why: str, who: str, *, fix: str, offers: list[str] | None = None) -> None:
     """Raise the three-part refusal: the value and why, what this machine offers, and the fix."""
     offers = offers or offered()
-    best = next((d for d in offers if d != "cpu"), None)
+    best = next((d for d in offers if d != "cpu" and "(" not in d), None)  # what device=None takes (torch's)
     default = f"None (the best device found: {best})" if best else "None (here: the CPU)"
     fix = fix or f"Use device='cpu', or {default}."
     msg = f"device={device!r} cannot be used: {why}. On this machine {who}: {', '.join(offers)}. {fix}"
