@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import static2d
 from conftest import TEXTS, spearman_x100, sts_dev
-from static2d._onnx.quantize import METHODS
+from static2d._onnx.quantize import METHODS, cpu_kind
 from static2d_testkit import bundled_transformer, make_static_model, make_tiny_transformer
 from test_onnx import onnx_cache  # noqa: F401 - a fresh ONNX cache for this module too
 
@@ -41,7 +41,8 @@ def test_int8_is_cached_beside_the_float_graph_and_reused(bert: Path, monkeypatc
     assert enc.backend == "onnx"
     graphs = [s["graph"] for s in _entries() if s["layers"] == 3]
     assert len(_entries()) == before + 2  # the float graph and the int8 graph, each its own entry
-    assert sorted(map(str, graphs)) == sorted(map(str, [{}, {"quantize": "int8", "method": METHODS["int8"]}]))
+    int8 = {"quantize": "int8", "method": METHODS["int8"], "cpu": cpu_kind()}
+    assert sorted(map(str, graphs)) == sorted(map(str, [{}, int8]))
     assert calls == ["q"]
     static2d.clear_cache()
     again = static2d.load(bert, layers=3, quantize="int8")  # "auto" with quantize: ONNX, from the cache

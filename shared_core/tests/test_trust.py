@@ -347,7 +347,9 @@ def test_a_device_of_the_wrong_type_is_refused(bert: Path) -> None:
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
 @pytest.mark.parametrize("device", ["cuda", "cuda:1"])
 def test_cuda_without_cuda_is_refused_when_the_encoder_is_made(bert: Path, device: str) -> None:
-    with pytest.raises(ValueError, match=rf"device='{device}', but this machine has no cuda device available"):
+    with pytest.raises(
+        ValueError, match=rf"device='{device}' cannot be used: (this torch .* without CUDA|torch .* sees no cuda)"
+    ):
         static2d.load(bert, device=device, lazy=True)
 
 

@@ -86,3 +86,43 @@ def test_a_model_static2d_refuses_is_refused_through_the_adapter(tmp_path, how):
     path, words = damaged_static_model(tmp_path, how)
     with pytest.raises(ValueError, match=words):
         Static2DTextEmbedder(model=str(path)).run("the quick brown fox")
+
+
+# A device this machine cannot use is refused when the component is made, with static2d's words (never torch's at
+# warm_up, never ignored by backend="onnx"); a device map is refused; a static model runs on the CPU only.
+NOT_HERE = ["mps", "xpu", "cuda", "cuda:1"]  # the device types Haystack's ComponentDevice has, but the CPU
+
+
+@pytest.mark.parametrize("cls", COMPONENTS)
+@pytest.mark.parametrize("backend", ["auto", "onnx"])
+@pytest.mark.parametrize("device", NOT_HERE)
+def test_a_device_this_machine_cannot_use_is_refused_when_made(minilm, cls, device, backend):
+    from haystack.utils import ComponentDevice
+
+    torch = pytest.importorskip("torch")
+    if device.startswith("cuda") and torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    with pytest.raises(ValueError, match=rf"device='{device}' cannot be used: .+\. On this machine .*: cpu.*\. Use "):
+        cls(model=str(minilm), device=ComponentDevice.from_str(device), backend=backend)
+
+
+@pytest.mark.parametrize("cls", COMPONENTS)
+def test_a_device_map_is_refused_with_static2ds_words(tiny_static, cls):
+    from haystack.utils import ComponentDevice, Device, DeviceMap
+
+    several = ComponentDevice.from_multiple(DeviceMap({"encoder": Device.gpu(0), "head": Device.cpu()}))
+    with pytest.raises(ValueError, match=r"maps the model over several devices .* runs a model on one device\. Use "):
+        cls(model=str(tiny_static), device=several)
+    data = cls(model=str(tiny_static)).to_dict()
+    data["init_parameters"]["device"] = several.to_dict()
+    with pytest.raises(ValueError, match=r"maps the model over several devices"):
+        cls.from_dict(data)
+
+
+@pytest.mark.parametrize("cls", COMPONENTS)
+def test_a_static_model_refuses_a_device(tiny_static, cls):
+    from haystack.utils import ComponentDevice
+
+    with pytest.raises(ValueError, match=r"device='cuda:1' was given, but .* is a static embedding model: static"):
+        cls(model=str(tiny_static), device=ComponentDevice.from_str("cuda:1"))
+    assert cls(model=str(tiny_static), device=ComponentDevice.from_str("cpu")).describe()["device"] == "cpu"

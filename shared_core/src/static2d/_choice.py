@@ -1,10 +1,12 @@
 """Which engine runs a model: the one place that knows what backend="auto" means.
 
-A static model runs in numpy. A transformer runs on ONNX Runtime when asked (backend="onnx"), or, for "auto",
-only on a machine without an accelerator: when the device is the CPU (given, or None where torch sees no
-accelerator), the dtype is float32, onnxruntime is installed, ONNX can run every module of the model, and the cut
-graph is cached or can be exported; torch otherwise (on the best accelerator torch sees, for device=None). A model
-that "auto" found ONNX cannot run (an export it cannot make) is remembered, and runs on torch without trying again.
+A static model runs in numpy. A transformer runs where its device sends it (`static2d._device.place`: a device
+other than the CPU runs on torch, or on ONNX Runtime's CUDA provider where only that can use it), on ONNX Runtime
+when asked (backend="onnx"), or, for "auto", only on a machine without an accelerator: when the device is the CPU
+(given, or None where torch sees no accelerator), the dtype is float32, onnxruntime is installed, ONNX can run
+every module of the model, and the cut graph is cached or can be exported; torch otherwise (on the best
+accelerator torch sees, for device=None). A model that "auto" found ONNX cannot run (an export it cannot make) is
+remembered, and runs on torch without trying again.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import importlib.util
 import threading
 from typing import Literal
 
+from static2d._device import place
 from static2d._export.onnx import can_export
 from static2d._model.describe import ModelDescription, TransformerDescription
 from static2d._onnx.cache import entry_path, source_of
@@ -30,9 +33,17 @@ def choose(options: Options, description: ModelDescription, layers: int) -> Runt
     """The runtime for this model and these options."""
     if description.kind == "static":
         return "numpy"
-    if options.backend == "onnx" or options.quantize is not None:  # quantize: ONNX or a clear error, never torch
-        return "onnx"
-    if options.backend == "torch" or options.device not in (None, "cpu") or options.dtype != "float32":
+    placement = place(  # the device's rule: a backend it forces (or refuses), or None: "auto" decides below
+        options.device,
+        backend=options.backend,
+        quantize=options.quantize,  # quantize: ONNX or a clear error, never torch
+        dtype=options.dtype,
+        kind="transformer",
+        model=options.model,
+    )
+    if placement.runtime is not None:
+        return placement.runtime
+    if options.dtype != "float32":
         return "torch"
     if options.device is None and accelerator() is not None:  # never the CPU where there is a GPU
         return "torch"

@@ -17,11 +17,12 @@ import numpy.typing as npt
 from static2d import _engines, _fingerprint, _precision
 from static2d._cells import Cell
 from static2d._checks import check_size, check_sizes, check_texts
+from static2d._device import place
 from static2d._engines import Engine
 from static2d._model.describe import ModelDescription, describe
 from static2d._model.files import check_transformer_files
 from static2d._model.hub import is_local, locate
-from static2d._model.limits import check_device, check_max_length
+from static2d._model.limits import check_max_length
 from static2d._options import OPTIONS, Backend, Dtype, Options, Quantize, check_options, refuse_inapplicable
 from static2d._peers import refuses_unknown_options
 from static2d._precision import Precision
@@ -130,7 +131,7 @@ class Encoder:
 
     @property
     def device(self) -> str:
-        """Where the model runs: a torch device ("cuda:0", "mps", "cpu", ...), or "cpu" (numpy, ONNX Runtime).
+        """Where the model runs: a torch device ("cuda:0", "mps", "cpu", ...), ONNX Runtime's ("cpu", "cuda:0"), "cpu".
 
         For `device=None`, the best accelerator torch sees, else the CPU.
         """
@@ -508,6 +509,8 @@ def load(
     options = check_options(**{option.name: given[option.name] for option in OPTIONS})
     # A local model is checked now, lazy or not (its configs are at hand); a hub model is looked up on loading.
     description = _describe(options) if is_local(options.model) else None
+    if description is None:  # the device against this machine now; against the model's kind once it is found
+        _place(options, None)
     encoder = Encoder(options, description)
     return encoder if lazy else encoder.warm_up()
 
@@ -523,15 +526,19 @@ def _describe(o: Options) -> ModelDescription:
         token=o.token,
     )
     description = describe(folder, o.model)
+    _place(o, description.kind)
     refuse_inapplicable(o, description.kind)
     if description.kind == "transformer":
         check_size(o.layers, "layers", description.max_layers)
-    if o.backend != "onnx":  # ONNX runs on the CPU, and says so for any other device
-        check_device(o.device, description)
     check_max_length(o.max_length, description)
     if description.max_dims is not None:
         check_size(o.dims, "dims", description.max_dims)
     return description
+
+
+def _place(o: Options, kind: Literal["static", "transformer"] | None) -> None:
+    """Refuse a device this model, backend or machine cannot use (static2d._device.place: the one rule)."""
+    place(o.device, backend=o.backend, quantize=o.quantize, dtype=o.dtype, kind=kind, model=o.model)
 
 
 def _load(o: Options, description: ModelDescription | None) -> _Loaded:

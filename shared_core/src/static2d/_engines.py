@@ -17,6 +17,7 @@ import numpy.typing as npt
 
 from static2d._cells import Cell
 from static2d._choice import Runtime, choose, refuse_onnx
+from static2d._device import is_cpu, onnx_device
 from static2d._export.onnx import builder
 from static2d._model.describe import ModelDescription, StaticDescription, TransformerDescription
 from static2d._onnx.load import load_onnx
@@ -72,16 +73,18 @@ _KEY_LOCKS: dict[tuple[object, ...], threading.Lock] = {}
 
 def load_engine(options: Options, description: ModelDescription) -> Engine:
     """The engine for this model and these options (loaded once; later calls get the same object)."""
-    if description.kind == "static":
+    if description.kind == "static":  # on the CPU: any other device was refused when the encoder was made
         key: tuple[object, ...] = ("numpy", str(description.folder), options.max_length)
         return _shared(key, lambda: _announced(_static(description, options.max_length), description))
     depth = options.layers if options.layers is not None else description.max_layers or 0
     runtime: Runtime = choose(options, description, depth)
     if runtime == "onnx":
         try:
-            key = ("onnx", str(description.folder), depth, options.trust_remote_code, options.max_length)
+            device = onnx_device(options.device)  # "cpu", or "cuda:N" (CUDAExecutionProvider)
+            key = ("onnx", str(description.folder), depth, device, options.trust_remote_code, options.max_length)
             return _shared(
-                (*key, options.quantize), lambda: _announced(_onnx(description, options, depth), description)
+                (*key, options.quantize),
+                lambda: _announced(_onnx(description, options, depth, device), description),
             )
         except ImportError as e:
             if options.backend == "onnx" or options.quantize is not None:
@@ -92,7 +95,8 @@ def load_engine(options: Options, description: ModelDescription) -> Engine:
                 raise
             logger.info("backend='auto' runs %s with torch: %s", description.name, e)
             refuse_onnx(description, depth)
-    device = resolve_device(options.device)  # None: the best accelerator torch sees, else the CPU
+    # None: the best accelerator torch sees, else the CPU ("cpu:0" is "cpu")
+    device = resolve_device("cpu" if is_cpu(options.device) else options.device)
     key = ("torch", str(description.folder), depth, device, options.dtype, options.trust_remote_code)
     return _shared(
         (*key, options.max_length), lambda: _announced(_torch(description, options, depth, device), description)
@@ -103,9 +107,9 @@ def _static(description: StaticDescription, max_length: int | None) -> Engine:
     return StaticEngine(description, max_length)
 
 
-def _onnx(description: TransformerDescription, options: Options, layers: int) -> Engine:
+def _onnx(description: TransformerDescription, options: Options, layers: int, device: str) -> Engine:
     build = builder(description, layers, trust_remote_code=options.trust_remote_code)
-    return load_onnx(description, options, layers, build)
+    return load_onnx(description, options, layers, build, device)
 
 
 def _torch(description: TransformerDescription, options: Options, layers: int, device: str) -> Engine:

@@ -8,7 +8,6 @@ values included), default and doc.
 from __future__ import annotations
 
 import os
-import re
 import textwrap
 import types
 from collections.abc import Callable
@@ -16,6 +15,7 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
 from static2d._checks import check_size
+from static2d._device import check_spelling
 from static2d._peers import unknown_option_message
 from static2d._precision import Precision, check_precision
 
@@ -76,20 +76,9 @@ def _backend(value: object, name: str) -> object:
     return value
 
 
-# torch's device types (torch.device accepts these, with an optional ":index").
-DEVICE_TYPES = ("cpu", "cuda", "mps", "xpu", "npu", "hpu", "xla", "meta", "mtia", "ipu", "maia", "privateuseone")
-_DEVICE = re.compile(rf"^({'|'.join(DEVICE_TYPES)})(:\d+)?$")
-
-
 def _device(value: object, name: str) -> object:
-    _of_type((str,), 'a torch device name such as "cpu" or "cuda", or None')(value, name)
-    if isinstance(value, str) and not _DEVICE.match(value):
-        msg = (
-            f"{name}={value!r} is not a torch device: use 'cpu', 'cuda', 'cuda:1', 'mps', 'xpu' (a device type "
-            f"from {', '.join(DEVICE_TYPES)}, with an optional ':index'), or None for the default."
-        )
-        raise ValueError(msg)
-    return value
+    # The spelling only (a torch device type, an optional index); where it can run is `static2d._device.place`'s.
+    return check_spelling(value, name)
 
 
 def _quantize(value: object, name: str) -> object:
@@ -186,12 +175,15 @@ class Options:
     )
     device: str | None = _option(
         None,
-        "Transformer only: torch device ('cpu', 'cuda', ...). None: the best accelerator torch sees (cuda, mps, "
-        "...), else the CPU. Static models run on the CPU with numpy.",
+        "Transformer only: where it runs: 'cpu', or a device this machine has ('cuda', 'cuda:1', 'mps', 'xpu', "
+        "...). None: the best accelerator torch sees (cuda, mps, ...), else the CPU (with backend='onnx': the "
+        "CPU). backend='onnx' runs on 'cuda' / 'cuda:N' only with onnxruntime-gpu (its CUDAExecutionProvider); "
+        "'auto' takes the backend that can use the device. A device that cannot be used here is refused when the "
+        "encoder is made; a static model runs on the CPU with numpy (any other device is refused).",
         _device,
         applies_to=_TRANSFORMER,
         why_not="a static model runs on the CPU with numpy (a table lookup, no torch)",
-        harmless=("cpu",),
+        harmless=("cpu", "cpu:0"),
     )
     revision: str | None = _option(
         None,

@@ -63,7 +63,7 @@ class Static2DEmbeddings(EncoderMixin, BaseModel, Embeddings):
         batch_size: int | None
             Texts per batch.
         device: str | None
-            Torch device for transformer models.
+            Where a transformer runs ('cpu', 'cuda', ...), checked when the embedder is made.
 
     See the fields below for every option.
 

@@ -76,3 +76,32 @@ def test_a_model_static2d_refuses_is_refused_through_the_adapter(tmp_path, how):
     path, words = damaged_static_model(tmp_path, how)
     with pytest.raises(ValueError, match=words):
         Static2DEmbeddings(model=str(path)).embed_query("the quick brown fox")
+
+
+# A device this machine cannot use is refused when the embedder is made, with static2d's words (never torch's at
+# the first embed, never ignored by backend="onnx"); a static model runs on the CPU only.
+NOT_HERE = ["npu", "xla", "ipu", "maia", "hpu", "privateuseone", "meta", "meta:0", "mps", "xpu", "cuda", "cuda:1"]
+
+
+@pytest.mark.parametrize("backend", ["auto", "onnx"])
+@pytest.mark.parametrize("device", NOT_HERE)
+def test_a_device_this_machine_cannot_use_is_refused_when_made(device, backend):
+    torch = pytest.importorskip("torch")
+    if device.startswith("cuda") and torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    from static2d_testkit import bundled_transformer
+
+    with pytest.raises(ValueError, match=rf"device='{device}' cannot be used: .+\. On this machine .*: cpu.*\. Use "):
+        Static2DEmbeddings(model=str(bundled_transformer()), device=device, backend=backend)
+
+
+def test_a_device_that_is_no_device_is_refused_when_made(tiny_static_model):
+    with pytest.raises(ValueError, match=r"device='cpu:00' is not a torch device"):
+        Static2DEmbeddings(model=str(tiny_static_model), device="cpu:00")
+
+
+@pytest.mark.parametrize("device", ["cuda", "mps", "meta"])
+def test_a_static_model_refuses_a_device(tiny_static_model, device):
+    with pytest.raises(ValueError, match=rf"device='{device}' was given, but .* is a static embedding model: static"):
+        Static2DEmbeddings(model=str(tiny_static_model), device=device)
+    assert Static2DEmbeddings(model=str(tiny_static_model), device="cpu").describe()["device"] == "cpu"

@@ -17,7 +17,7 @@ import numpy as np
 from static2d._extras import install_hint
 from static2d._model.describe import TransformerDescription
 from static2d._model.weights import check_transformer_weights, quiet_transformers
-from static2d._onnx.cache import OPSET, cache_root
+from static2d._onnx.cache import OPSET, cache_root, disk_full
 from static2d._onnx.runtime import OnnxUnsupportedError, batch_arrays, output_name, pad_id, transformer_tokenizer
 from static2d._torch.cut import truncate_layers
 from static2d._torch.tap import SELF_CHECK_ATOL, LayerTap
@@ -119,7 +119,9 @@ def export(description: TransformerDescription, layers: int, dest: Path, *, trus
                     do_constant_folding=True,
                     dynamo=False,
                 )
-            except Exception as e:  # the exporter raises many kinds; all mean the same here
+            except Exception as e:  # the exporter raises many kinds; all mean the same here, but a full disk
+                if disk_full(e):
+                    raise  # the cache says so (static2d._onnx.cache.CacheFullError), not "cannot export"
                 msg = f"torch cannot export {description.architecture} to ONNX: {e}. Use backend='torch'."
                 raise OnnxUnsupportedError(msg) from e
     import onnxruntime

@@ -1,53 +1,16 @@
-"""Options checked against the model and the machine when the encoder is made: the device, and max_length.
+"""max_length checked against the model when the encoder is made (the device is `static2d._device`'s).
 
-A device this machine does not have, or a max_length beyond the model's position embeddings, would otherwise
-fail deep inside torch or ONNX Runtime, and only on the first (long enough) text.
+A max_length beyond the model's position embeddings would otherwise fail deep inside torch or ONNX Runtime, and
+only on the first long enough text.
 """
 
 from __future__ import annotations
-
-import importlib.util
 
 from static2d._model.describe import ModelDescription, TransformerDescription
 from static2d._model.files import read_tokenizer
 
 # Architectures whose position ids start after the padding id (pad_token_id + 1 = 2): two positions are not usable.
 _OFFSET_POSITIONS = ("Roberta", "MPNet", "Camembert", "Longformer", "Data2VecText")
-
-
-def check_device(device: str | None, description: ModelDescription) -> None:
-    """Refuse a device this machine does not have (a transformer only; static models run on the CPU anyway).
-
-    Example:
-        >>> check_device("cpu", description)  # doctest: +SKIP
-    """
-    if device is None or device == "cpu" or description.kind != "transformer":
-        return
-    if importlib.util.find_spec("torch") is None:
-        return  # running the model says which extra to install
-    import torch
-
-    kind, _, index = device.partition(":")
-    backend = getattr(torch, kind, None) if kind in ("cuda", "xpu", "mps", "npu", "hpu", "mtia") else None
-    if kind == "mps":
-        available, count = bool(torch.backends.mps.is_available()), 1
-    elif backend is not None and hasattr(backend, "is_available"):
-        available = bool(backend.is_available())
-        count = int(backend.device_count()) if available and hasattr(backend, "device_count") else 0
-    else:
-        return  # a device type torch checks itself
-    if not available:
-        msg = (
-            f"device={device!r}, but this machine has no {kind} device available to torch {torch.__version__}. "
-            "Use device='cpu' (or None for the default), or install a torch build for that device."
-        )
-        raise ValueError(msg)
-    if index and int(index) >= count:
-        msg = (
-            f"device={device!r}, but torch sees {count} {kind} device(s) here (indices 0 to {count - 1}). "
-            f"Use an index below {count}."
-        )
-        raise ValueError(msg)
 
 
 def max_positions(description: TransformerDescription) -> int | None:

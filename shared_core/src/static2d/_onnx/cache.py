@@ -7,18 +7,22 @@ the float graph). The graph file itself carries its source and check too, writte
 is built: an entry is used only if its files match their sha256, and the graph's own record matches both the
 source asked for and `static2d.json`. So a graph built for another source (another depth, the float graph in an
 int8 entry) is never used, even with `static2d.json` rewritten to match it: it is rebuilt.
-Where the cache folder cannot be written, the graph is built in a temporary folder and kept in memory.
+Where the cache folder cannot be written, the graph is built in a temporary folder and kept in memory. Where its
+disk (or quota) fills while a graph is written, `CacheFullError` says so (the folder, the space the graph needs,
+STATIC2D_ONNX_CACHE), and nothing of the build is left behind.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import logging
 import os
 import re
 import shutil
+import struct
 import tempfile
 import threading
 from collections.abc import Callable, Mapping
@@ -272,6 +276,72 @@ def _write(folder: Path, source: Mapping[str, Any], inputs: list[str], check: Ma
         os.fsync(f.fileno())
 
 
+_FULL = (errno.ENOSPC, errno.EDQUOT)
+# How a full disk reads where a library turned the OSError into a message (torch's exporter, onnx's writer).
+_FULL_WORDS = ("No space left on device", "Disk quota exceeded", f"[Errno {errno.ENOSPC}]", f"[Errno {errno.EDQUOT}]")
+
+
+class CacheFullError(OSError):
+    """The ONNX cache's disk (or quota) filled while a graph was written; no partial entry is left."""
+
+
+def disk_full(error: BaseException | None) -> bool:
+    """Whether `error`, or one it was raised from, is a full disk or quota (ENOSPC, EDQUOT)."""
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if isinstance(error, OSError) and error.errno in _FULL:
+            return True
+        if any(words in str(error) for words in _FULL_WORDS):
+            return True
+        error = error.__cause__ or error.__context__
+    return False
+
+
+def graph_bytes(description: TransformerDescription, layers: int) -> int:
+    """An estimate of the cut graph's size: its weights in float32 (from the safetensors headers), layers kept."""
+    deep = re.compile(r"(?:^|\.)(?:layer|layers|h|block|blocks)\.(\d+)\.")
+    total = 0
+    for path in sorted(description.pipeline.tf_dir.glob("*.safetensors")):
+        try:
+            with path.open("rb") as f:
+                (size,) = struct.unpack("<Q", f.read(8))
+                header = json.loads(f.read(size))
+        except (OSError, ValueError, struct.error):
+            total += path.stat().st_size if path.exists() else 0
+            continue
+        for name, info in header.items():
+            found = deep.search(name)
+            if name == "__metadata__" or (found is not None and int(found.group(1)) >= layers):
+                continue
+            count = 1
+            for n in info.get("shape", []):
+                count *= int(n)
+            total += 4 * count
+    return total
+
+
+def _full_error(entry: Path, description: TransformerDescription, layers: int, error: BaseException) -> CacheFullError:
+    where = entry.parent
+    try:
+        free = f"{shutil.disk_usage(where).free / 1e6:.1f} MB is free there now"
+    except OSError:
+        free = "its free space cannot be read"
+    cause = error
+    while not (isinstance(cause, OSError) and cause.errno in _FULL) and (cause.__cause__ or cause.__context__):
+        cause = cause.__cause__ or cause.__context__  # type: ignore[assignment]
+    code = cause.errno if isinstance(cause, OSError) and cause.errno in _FULL else errno.ENOSPC
+    what = "the disk quota is used up" if code == errno.EDQUOT else "the disk is full"
+    msg = (
+        f"static2d cannot cache the ONNX graph of {description.name!r} at {layers} layer(s): {what} "
+        f"({os.strerror(code)}) in the ONNX cache folder {where}. The graph needs about "
+        f"{graph_bytes(description, layers) / 1e6:.1f} MB there (its float32 weights), and {free}; nothing of it "
+        "was kept. Free space there, or set STATIC2D_ONNX_CACHE to a folder on a disk with room (or use "
+        "backend='torch', which needs no cache)."
+    )
+    return CacheFullError(code, msg)
+
+
 Build = Callable[[Path], tuple[list[str], dict[str, Any]]]
 """Writes the graph to the given path; returns its input names and what was measured of it (JSON), if anything."""
 
@@ -296,6 +366,12 @@ def get_or_build(description: TransformerDescription, source: Mapping[str, Any],
         stamp(tmp / MODEL_FILE, source, check)
         _write(tmp, source, inputs, check)
         _install(tmp, entry, source)
+    except CacheFullError:
+        raise  # (a graph this one is built from, already said)
+    except Exception as e:
+        if disk_full(e):
+            raise _full_error(entry, description, int(source["layers"]), e) from e
+        raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     found = verify(entry, source)

@@ -43,13 +43,13 @@ Build = Callable[[Path], tuple[list[str], dict[str, Any]]]
 """Writes the cut graph into a folder of the cache; returns its input names and extra record fields."""
 
 
-def load_onnx(description: TransformerDescription, options: Options, layers: int, build: Build) -> OnnxEngine:
-    """Run the cut graph (built by `build` and cached first if need be) on ONNX Runtime."""
-    if options.device not in (None, "cpu"):
-        msg = (
-            f"backend='onnx' runs on the CPU; device={options.device!r} needs backend='torch' (or leave device unset)."
-        )
-        raise ValueError(msg)
+def load_onnx(
+    description: TransformerDescription, options: Options, layers: int, build: Build, device: str = "cpu"
+) -> OnnxEngine:
+    """Run the cut graph (built by `build` and cached first if need be) on ONNX Runtime, on "cpu" or "cuda:N".
+
+    The device was checked by `static2d._device.place` when the encoder was made.
+    """
     try:
         import onnxruntime  # noqa: F401 - checked before any export
     except ImportError:
@@ -70,4 +70,6 @@ def load_onnx(description: TransformerDescription, options: Options, layers: int
 
         cut = quantized(description, layers, options.quantize, float_graph)
     model = cut.model if isinstance(cut.model, bytes) else str(cut.model)
-    return OnnxEngine(description, model=model, inputs=cut.inputs, layers=layers, max_length=options.max_length)
+    return OnnxEngine(
+        description, model=model, inputs=cut.inputs, layers=layers, max_length=options.max_length, device=device
+    )

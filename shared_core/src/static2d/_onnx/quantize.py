@@ -19,14 +19,23 @@ first that agrees to `AGREEMENT` is kept. One that never does is refused (`Int8D
 agreement measured and what to use instead); the result is kept with the cache entry either way, so a refused
 model is refused again at once, and a kept one says how close it is (`CutModel.check`).
 
+int8 numerics differ by CPU: ONNX Runtime picks its int8 kernels by the CPU's vector extensions (min cosine 0.97
+on an AVX-512 VNNI CPU, 0.07-0.2 on an AVX2-only one for the same graph). So the verdict belongs to a kind of CPU
+(`cpu_kind`: the architecture and the vector extensions that select those kernels): it is part of the int8
+entry's source and recorded in its check, and on a CPU of another kind the int8 graph is built and checked again,
+in an entry of its own (a cache shared between machines keeps one per kind).
+
 Quantizing needs the `onnx` package (extra `static2d-core[onnx-export]`); running the cached int8 graph needs
 onnxruntime alone.
 """
 
 from __future__ import annotations
 
+import functools
+import importlib
 import importlib.util
 import logging
+import platform
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -51,6 +60,77 @@ LADDER: tuple[tuple[str, tuple[str, ...]], ...] = (
 _CHECK_BATCH = 32
 
 logger = logging.getLogger("static2d")
+
+# The vector extensions that select ONNX Runtime's int8 kernels (MLAS), as /proc/cpuinfo spells them.
+CPU_FEATURES = (
+    "avx2",
+    "fma",
+    "avx512f",
+    "avx512bw",
+    "avx512vl",
+    "avx512_vnni",
+    "avx_vnni",
+    "avx512_bf16",
+    "amx_tile",
+    "amx_int8",
+    "amx_bf16",
+    "asimd",
+    "asimddp",
+    "i8mm",
+    "sve",
+    "sve2",
+)
+# numpy's names of those it detects (where there is no /proc/cpuinfo: macOS, Windows).
+_NUMPY_FEATURES = {
+    "AVX2": "avx2",
+    "FMA3": "fma",
+    "AVX512F": "avx512f",
+    "AVX512BW": "avx512bw",
+    "AVX512VL": "avx512vl",
+    "AVX512VNNI": "avx512_vnni",
+    "AVX512BF16": "avx512_bf16",
+    "ASIMD": "asimd",
+    "ASIMDDP": "asimddp",
+    "SVE": "sve",
+}
+
+
+def _cpuinfo_flags() -> set[str] | None:
+    """The first CPU's flags from /proc/cpuinfo ("flags" on x86, "Features" on ARM), or None without it."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                if key.strip().lower() in ("flags", "features"):
+                    return set(value.split())
+    except OSError:
+        return None
+    return None
+
+
+def _numpy_flags() -> set[str]:
+    features: dict[str, bool] = {}
+    for name in ("numpy._core._multiarray_umath", "numpy.core._multiarray_umath"):  # numpy 2, numpy 1
+        try:
+            features = dict(importlib.import_module(name).__cpu_features__)
+            break
+        except (ImportError, AttributeError):
+            continue
+    return {ours for theirs, ours in _NUMPY_FEATURES.items() if features.get(theirs)}
+
+
+@functools.lru_cache(maxsize=1)
+def cpu_kind() -> str:
+    """This CPU's kind, as int8 numerics depend on it: the architecture and its int8-relevant vector extensions.
+
+    Example:
+        >>> cpu_kind()  # doctest: +SKIP
+        'x86_64: avx2 avx512_vnni avx512bw avx512f avx512vl avx_vnni fma'
+    """
+    flags = _cpuinfo_flags()
+    found = sorted((flags if flags is not None else _numpy_flags()) & set(CPU_FEATURES))
+    machine = platform.machine().lower() or "unknown"
+    return f"{machine}: {' '.join(found) or 'none of ' + ', '.join(CPU_FEATURES)}"
 
 
 class Int8DisagreementError(ValueError):
@@ -118,6 +198,7 @@ def _build_checked(
             break
     return {
         "measure": "least cosine to the float graph's vectors on static2d's calibration text",
+        "cpu": cpu_kind(),
         "texts": len(calibration_texts()),
         "threshold": AGREEMENT,
         **best,
@@ -138,7 +219,7 @@ def quantized(
         float_graph: Gives the float graph (from the cache, exported first if need be); called only to build.
 
     Returns:
-        The verified quantized graph, whose `check` holds its agreement with the float graph.
+        The verified quantized graph, whose `check` holds its agreement with the float graph on this kind of CPU.
 
     Raises:
         Int8DisagreementError: (a ValueError) Its vectors are not within `AGREEMENT` of the float graph's.
@@ -167,17 +248,19 @@ def quantized(
             check = _build_checked(description, layers, source, path, dest)
         return list(source.inputs), check
 
-    cut = get_or_build(description, source_of(description, layers, {"quantize": quantize, "method": method}), build)
+    graph = {"quantize": quantize, "method": method, "cpu": cpu_kind()}  # measured again on another kind of CPU
+    cut = get_or_build(description, source_of(description, layers, graph), build)
     check = cut.check
     if not check.get("passed"):
-        where = f" (kept in {cut.entry}, so it is not measured again)" if cut.entry is not None else ""
+        where = f" (kept in {cut.entry}, so it is not measured again on this kind of CPU)" if cut.entry else ""
         tried = "; ".join(f"{t.get('float32')}: {t.get('min_cosine')}" for t in check.get("tries") or [])
         msg = (
             f"quantize='int8' is refused for {description.name!r} at {layers} layer(s): its int8 graph's vectors "
             f"agree with the float graph's only to a cosine of {check.get('min_cosine')} on static2d's calibration "
-            f"text ({check.get('texts')} texts), below the {AGREEMENT} static2d requires, however much of it stays "
-            f"in float32 (least cosine with each left in float32: {tried}){where}. int8 would bend this model's "
-            "vectors too far: use quantize=None (the float32 ONNX graph) or backend='torch'."
+            f"text ({check.get('texts')} texts) on this kind of CPU ({check.get('cpu')}), below the {AGREEMENT} "
+            "static2d requires, however much of it stays in float32 (least cosine with each left in float32: "
+            f"{tried}){where}. int8 would bend this model's vectors too far: use quantize=None (the float32 ONNX "
+            "graph) or backend='torch'."
         )
         raise Int8DisagreementError(msg)
     return cut

@@ -30,6 +30,16 @@ def output_name(depth: int, layers: int) -> str:
     return "last_hidden_state" if depth == layers else f"layer_{depth}"
 
 
+_CUDA = "CUDAExecutionProvider"
+
+
+def providers(device: str) -> list[Any]:
+    """ONNX Runtime's execution providers for `device`: the CPU's, or CUDA's on device_id N ("cuda:N") first."""
+    if device == "cpu":
+        return ["CPUExecutionProvider"]
+    return [(_CUDA, {"device_id": int(device.partition(":")[2] or 0)}), "CPUExecutionProvider"]
+
+
 class OnnxUnsupportedError(ValueError):
     """The model cannot run on ONNX Runtime here (a module, an architecture or an export static2d cannot do)."""
 
@@ -101,6 +111,7 @@ class OnnxEngine:
         inputs: Sequence[str],
         layers: int,
         max_length: int | None,
+        device: str = "cpu",
     ) -> None:
         import onnxruntime
 
@@ -115,7 +126,17 @@ class OnnxEngine:
         options.log_severity_level = 3
         if _threads.configured() is not None:  # else ONNX Runtime's default: one thread per physical core
             options.intra_op_num_threads = _threads.limit()
-        self.session = onnxruntime.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+        self.device = device
+        self.session = onnxruntime.InferenceSession(model, options, providers=providers(device))
+        if device != "cpu" and _CUDA not in self.session.get_providers():
+            # ONNX Runtime falls back to the CPU, with a log line only, where its CUDA provider cannot start
+            msg = (
+                f"device={device!r}: ONNX Runtime could not start its {_CUDA} on {device} (the session fell back to "
+                f"{', '.join(self.session.get_providers())}), so the model would run on the CPU. Check that the CUDA "
+                "and cuDNN libraries onnxruntime-gpu needs are installed, or use backend='torch' for this device, "
+                "or device='cpu'."
+            )
+            raise ValueError(msg)
         self.dense = tuple(Dense.load(d) for d in pipeline.dense)
         self.tokenizer = transformer_tokenizer(pipeline, description.name)
         self.pad_id = pad_id(pipeline, self.tokenizer)

@@ -19,7 +19,7 @@ DEFAULT_TOKEN = Secret.from_env_var(["HF_API_TOKEN", "HF_TOKEN"], strict=False)
 
 
 def _check_haystack_types(device: object, token: object) -> None:
-    """Refuse a `device` that is not a `ComponentDevice` and a `token` that is not a `Secret` (None is fine).
+    """Refuse a `device` that is not one `ComponentDevice` (a device map) and a `token` that is not a `Secret`.
 
     A wrong type from user code or YAML is caught here, before the core sees it.
     """
@@ -29,6 +29,14 @@ def _check_haystack_types(device: object, token: object) -> None:
             f"got {device!r} ({type(device).__name__})."
         )
         raise TypeError(msg)
+    if device is not None and device.has_multiple_devices:
+        shown = device.to_dict().get("device_map")
+        msg = (
+            f"device=ComponentDevice.from_multiple(...) maps the model over several devices ({shown}), but static2d "
+            "runs a model on one device. Use ComponentDevice.from_str('cuda:0') (one device, as static2d's device "
+            "option takes it), or None for the best device found."
+        )
+        raise ValueError(msg)
     if token is not None and not isinstance(token, Secret):
         msg = (
             "token must be a haystack Secret (e.g. Secret.from_env_var('HF_TOKEN')) or None, "

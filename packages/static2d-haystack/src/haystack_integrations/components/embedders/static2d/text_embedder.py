@@ -69,7 +69,8 @@ class Static2DTextEmbedder(Static2DComponent):
         """Create the embedder; the model itself is loaded by `warm_up()` or the first `run`.
 
         Args:
-            device: Transformer only: the device to run on. None: sentence-transformers' choice (a GPU if any).
+            device: Transformer only: the one device to run on (a device map is refused), checked when the
+                component is made. None: the best accelerator torch sees (a GPU if any), else the CPU.
             token: Hugging Face token for private or gated models (default: HF_API_TOKEN or HF_TOKEN, if set).
             prefix: A string put before the text (after the query prompt).
             suffix: A string put after the text.
