@@ -152,7 +152,7 @@ def test_auto_on_a_machine_without_an_accelerator_decides_without_importing_torc
 
 def _may_have_accelerator_here() -> bool:
     """Run in a fresh interpreter: this one has imported torch, which makes the answer yes."""
-    code = "from static2d._torch.device import _may_have_accelerator; print(_may_have_accelerator())"
+    code = "from static2d._device import _may_have_accelerator; print(_may_have_accelerator())"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
     return out.stdout.strip() == "True"
 

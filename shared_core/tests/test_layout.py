@@ -18,6 +18,7 @@ FLOORS = {
     "_hashing": 0,
     "_vectors": 0,
     "_cells": 0,
+    "_device": 0,
     "_precision": 0,
     "_checks": 0,
     "_extras": 0,

@@ -225,7 +225,9 @@ def test_embedders_with_different_dims_share_one_model(tiny_model):
 
 
 def test_backend_reaches_the_core(tiny_model):
-    embed = Static2DEmbedding(tiny_model, backend="onnx")
+    with pytest.raises(ValueError, match=r"backend='onnx' was given, but .* is a static embedding model"):
+        Static2DEmbedding(tiny_model, backend="onnx")  # a transformer's option, refused on a static model
+    embed = Static2DEmbedding("owner/other-model", backend="onnx")  # a hub id is looked up on first use
     assert embed.encoder.options["backend"] == "onnx"
     assert Static2DEmbedding.from_dict(embed.to_dict()).encoder.options["backend"] == "onnx"
     with pytest.raises(ValueError, match="backend must be one of"):

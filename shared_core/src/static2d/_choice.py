@@ -15,13 +15,12 @@ import importlib.util
 import threading
 from typing import Literal
 
-from static2d._device import place
+from static2d._device import accelerator, place
 from static2d._export.onnx import can_export
 from static2d._model.describe import ModelDescription, TransformerDescription
 from static2d._onnx.cache import entry_path, source_of
 from static2d._onnx.load import onnx_refusal
 from static2d._options import Options
-from static2d._torch.device import accelerator
 
 Runtime = Literal["numpy", "torch", "onnx"]
 

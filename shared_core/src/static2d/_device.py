@@ -1,5 +1,10 @@
 """The `device` option's rule, once: its spelling, and where a model runs with it (torch / onnxruntime lazily).
 
+`device=None` means the best accelerator torch sees (`accelerator`), in sentence-transformers' order (cuda, mps,
+npu, xpu, hpu), else the CPU. torch is asked only where it is installed and the machine shows a sign of an
+accelerator (a GPU driver's device file on Linux; any macOS or Windows machine), so a CPU-only Linux machine that
+runs ONNX Runtime never imports torch to find out that it has none.
+
 `check_spelling` is the option registry's check (a torch device type with an optional index). `place` is the one
 resolver: given the device, the backend (and quantize, dtype, and the model's kind once known) it says which
 runtime runs the model on which device, or refuses with static2d's own error, naming the value, what this machine
@@ -22,8 +27,12 @@ The rule:
 
 from __future__ import annotations
 
+import functools
+import glob
 import importlib.util
+import os
 import re
+import sys
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -45,6 +54,60 @@ _PLUGINS = {"npu": "torch_npu (Ascend)", "hpu": "habana_frameworks.torch (Intel 
 _CUDA_PROVIDER = "CUDAExecutionProvider"
 
 Runtime = Literal["numpy", "torch", "onnx"]
+
+
+# Device files of accelerator drivers on Linux: NVIDIA (and WSL's GPU), AMD ROCm, Ascend NPU, Habana Gaudi.
+_SIGNS = (
+    "/dev/nvidiactl",
+    "/dev/nvidia0",
+    "/proc/driver/nvidia/version",
+    "/dev/dxg",
+    "/dev/kfd",
+    "/dev/davinci0",
+    "/dev/accel",
+    "/dev/hl0",
+)
+
+
+def _may_have_accelerator() -> bool:
+    """Whether asking torch is worth importing it: torch already imported, a non-Linux machine, or a driver's file."""
+    if "torch" in sys.modules or sys.platform != "linux":
+        return True
+    return any(os.path.exists(p) for p in _SIGNS) or bool(glob.glob("/dev/dri/renderD*"))  # renderD*: Intel XPU
+
+
+@functools.lru_cache(maxsize=1)
+def accelerator() -> str | None:
+    """The best accelerator torch sees ("cuda:0", "mps", "npu", "xpu", "hpu"), or None (once per process).
+
+    A CUDA device is `cuda:$LOCAL_RANK` under a distributed launcher (as sentence-transformers picks it), else
+    `cuda:0` (a Ray actor given a GPU sees only that one, as device 0).
+
+    Example:
+        >>> accelerator() in (None, "cuda:0", "mps", "npu", "xpu", "hpu")  # doctest: +SKIP
+        True
+    """
+    if importlib.util.find_spec("torch") is None or not _may_have_accelerator():
+        return None
+    import torch
+
+    if torch.cuda.is_available():
+        rank = os.environ.get("LOCAL_RANK", "")
+        index = int(rank) if rank.isdigit() and int(rank) < torch.cuda.device_count() else 0
+        return f"cuda:{index}"
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        return "mps"
+    for kind in ("npu", "xpu", "hpu"):
+        module = getattr(torch, kind, None)
+        if module is not None and hasattr(module, "is_available") and module.is_available():
+            return kind
+    return None
+
+
+def resolve_device(device: str | None) -> str:
+    """The device a transformer runs on: `device` as given, or for None the best accelerator, else "cpu"."""
+    return device if device is not None else accelerator() or "cpu"
 
 
 class DeviceError(ValueError):
@@ -277,8 +340,6 @@ def offered() -> list[str]:
     """The devices static2d can use on this machine: "cpu", then each one torch (or ONNX Runtime's CUDA) sees."""
     found = ["cpu"]
     if importlib.util.find_spec("torch") is not None:
-        from static2d._torch.device import accelerator
-
         best = accelerator()  # imports torch only where the machine shows a sign of an accelerator
         if best is not None:
             import torch

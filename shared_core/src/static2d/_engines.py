@@ -17,14 +17,13 @@ import numpy.typing as npt
 
 from static2d._cells import Cell
 from static2d._choice import Runtime, choose, refuse_onnx
-from static2d._device import is_cpu, onnx_device
+from static2d._device import is_cpu, onnx_device, resolve_device
 from static2d._export.onnx import builder
 from static2d._model.describe import ModelDescription, StaticDescription, TransformerDescription
 from static2d._onnx.load import load_onnx
 from static2d._onnx.runtime import OnnxUnsupportedError
 from static2d._options import Options
 from static2d._static.engine import StaticEngine
-from static2d._torch.device import resolve_device
 from static2d._torch.engine import TorchEngine
 
 logger = logging.getLogger("static2d")

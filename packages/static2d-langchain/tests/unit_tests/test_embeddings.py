@@ -189,7 +189,10 @@ def test_async_runs_off_the_event_loop(tiny_static_model: Path, monkeypatch: pyt
 
 
 def test_backend_reaches_the_core(tiny_static_model: Path) -> None:
-    assert Static2DEmbeddings(model=str(tiny_static_model), backend="torch").encoder.options["backend"] == "torch"
+    # a hub id is looked up on first use: the option reaches the core's encoder as given
+    assert Static2DEmbeddings(model="owner/other-model", backend="torch").encoder.options["backend"] == "torch"
+    with pytest.raises(ValueError, match=r"backend='torch' was given, but .* is a static embedding model"):
+        Static2DEmbeddings(model=str(tiny_static_model), backend="torch")  # a transformer's option, refused
     assert Static2DEmbeddings(model=str(tiny_static_model)).model_dump()["backend"] == "auto"
     with pytest.raises(pydantic.ValidationError, match="backend"):
         Static2DEmbeddings(model=str(tiny_static_model), backend="tensorflow")  # type: ignore[arg-type]

@@ -1,72 +1,11 @@
-"""Where a transformer runs: the best accelerator torch sees, and whether a dtype runs there (torch imported lazily).
+"""Whether a dtype runs on a device, and the torch dtype of a `dtype` option (torch imported lazily).
 
-`device=None` means the best accelerator torch sees, in sentence-transformers' order (cuda, mps, npu, xpu, hpu),
-else the CPU. torch is asked only where it is installed and the machine shows a sign of an accelerator (a GPU
-driver's device file on Linux; any macOS or Windows machine), so a CPU-only Linux machine that runs ONNX Runtime
-never imports torch to find out that it has none.
+Which device a transformer runs on (`device=None`: the best accelerator torch sees) is `static2d._device`'s rule.
 """
 
 from __future__ import annotations
 
-import functools
-import glob
-import importlib.util
-import os
-import sys
 from typing import Any
-
-# Device files of accelerator drivers on Linux: NVIDIA (and WSL's GPU), AMD ROCm, Ascend NPU, Habana Gaudi.
-_SIGNS = (
-    "/dev/nvidiactl",
-    "/dev/nvidia0",
-    "/proc/driver/nvidia/version",
-    "/dev/dxg",
-    "/dev/kfd",
-    "/dev/davinci0",
-    "/dev/accel",
-    "/dev/hl0",
-)
-
-
-def _may_have_accelerator() -> bool:
-    """Whether asking torch is worth importing it: torch already imported, a non-Linux machine, or a driver's file."""
-    if "torch" in sys.modules or sys.platform != "linux":
-        return True
-    return any(os.path.exists(p) for p in _SIGNS) or bool(glob.glob("/dev/dri/renderD*"))  # renderD*: Intel XPU
-
-
-@functools.lru_cache(maxsize=1)
-def accelerator() -> str | None:
-    """The best accelerator torch sees ("cuda:0", "mps", "npu", "xpu", "hpu"), or None (once per process).
-
-    A CUDA device is `cuda:$LOCAL_RANK` under a distributed launcher (as sentence-transformers picks it), else
-    `cuda:0` (a Ray actor given a GPU sees only that one, as device 0).
-
-    Example:
-        >>> accelerator() in (None, "cuda:0", "mps", "npu", "xpu", "hpu")  # doctest: +SKIP
-        True
-    """
-    if importlib.util.find_spec("torch") is None or not _may_have_accelerator():
-        return None
-    import torch
-
-    if torch.cuda.is_available():
-        rank = os.environ.get("LOCAL_RANK", "")
-        index = int(rank) if rank.isdigit() and int(rank) < torch.cuda.device_count() else 0
-        return f"cuda:{index}"
-    mps = getattr(torch.backends, "mps", None)
-    if mps is not None and mps.is_available():
-        return "mps"
-    for kind in ("npu", "xpu", "hpu"):
-        module = getattr(torch, kind, None)
-        if module is not None and hasattr(module, "is_available") and module.is_available():
-            return kind
-    return None
-
-
-def resolve_device(device: str | None) -> str:
-    """The device a transformer runs on: `device` as given, or for None the best accelerator, else "cpu"."""
-    return device if device is not None else accelerator() or "cpu"
 
 
 def is_accelerator(device: str) -> bool:

@@ -24,12 +24,13 @@ import numpy as np
 import numpy.typing as npt
 
 from static2d._cells import Cell
+from static2d._device import resolve_device
 from static2d._model.describe import TransformerDescription
 from static2d._model.weights import check_transformer_weights, quiet_transformers
 from static2d._tokens.exact import PROBES
 from static2d._tokens.transformer import PromptLength, exact_tokenizer
 from static2d._torch.cut import import_sentence_transformers, truncate_layers
-from static2d._torch.device import check_dtype_runs, is_accelerator, resolve_device, torch_dtype
+from static2d._torch.device import check_dtype_runs, is_accelerator, torch_dtype
 from static2d._torch.pipeline import Batch, Prefetcher, assemble
 from static2d._torch.tap import LayerTap
 
