@@ -25,7 +25,8 @@ from static2d._model.describe import StaticDescription
 from static2d._model.files import read_tokenizer
 from static2d._static.fasttok import FastTokenizer, accepted
 from static2d._static.joiner import Joiner
-from static2d._static.pool import BLOCK_BYTES, pool, sum_rows
+from static2d._static.pool import kernel_for as pool_kernel
+from static2d._static.pool import mean_rows, pool
 from static2d._static.table import load_table
 from static2d._static.tokens import Tokens, assemble, drop, from_rows
 from static2d._static.wordcache import WordCache
@@ -82,6 +83,11 @@ class StaticEngine:
         self._fast = FastTokenizer.make(self.tokenizer, files.static_dir / "tokenizer.json")
         self._cache = WordCache.make(self.tokenizer)
         self._joiner = None if self._cache is not None else Joiner.make(self.tokenizer)
+
+    @property
+    def kernel(self) -> str:
+        """Which kernel pools (`kernel.py`): "C" (compiled) or "numpy"."""
+        return "C" if pool_kernel(self.table) is not None else "numpy"
 
     @property
     def tokenizer_path(self) -> str:
@@ -183,16 +189,14 @@ class StaticEngine:
         if self._char_cap is not None:
             cap = self._char_cap
             texts = [t[:cap] for t in texts]
-        table = self.table if dims == self.max_dims else self.table[:, :dims]
         out = np.zeros((len(texts), dims), dtype=np.float32)
-        unk, budget = self._unk_id, max(1, BLOCK_BYTES // (4 * dims))
+        unk = self._unk_id
         for i, encoding in enumerate(self.tokenizer.encode_batch_fast(list(texts), add_special_tokens=False)):
             ids = encoding.ids
             if unk is not None and unk in ids:
                 ids = [t for t in ids if t != unk]
             if ids:
-                total = table[ids].sum(axis=0) if len(ids) <= budget else sum_rows(table, np.array(ids), dims)
-                out[i] = total / len(ids)
+                out[i] = mean_rows(self.table, np.array(ids, dtype=np.intp), dims)
         return out
 
 
