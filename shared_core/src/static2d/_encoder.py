@@ -267,6 +267,7 @@ class Encoder:
             dtype=self.dtype,
             device=_engines.device_of(loaded.engine),
             backend=loaded.engine.runtime,
+            kernel=getattr(loaded.engine, "kernel", "none"),
         )
 
     def __repr__(self) -> str:
