@@ -277,3 +277,81 @@ def test_switched_off_the_static_path_runs_on_numpy() -> None:
         assert engine.kernel == "numpy"
         flat, slots = engine.tokenize(TEXTS)
     assert_same_bytes(vectors, sequential_means(engine.table, flat, slots, engine.max_dims))
+
+
+@needs_kernel
+def test_the_table_of_pieces_finds_each_piece_by_its_bytes() -> None:
+    native = kernel.native()
+    table = native.Pieces()
+    words = [f"w{i}" for i in range(20_000)] + ["", "é", "e\u0301", "日本語", "x" * 100, "x" * 99 + "y"]
+    assert table.look_up(["w1 w2", "é"], True) == (None, ["w1", "w2", "é"], [False, False, False])
+    ids = np.arange(len(words), dtype=np.int64) * 3
+    lengths = np.ones(len(words), dtype=np.int64)
+    assert table.insert(words, [False] * len(words), ids, lengths, [w == "é" for w in words], 1 << 19) is False
+    assert len(table) == len(words)
+    flat, slots, whole = table.look_up([" ".join(words[:5]), "x" * 100, "日本語 " + "x" * 99 + "y", "é w3"], True)
+    assert np.frombuffer(flat, np.int64).tolist() == [0, 3, 6, 9, 12, ids[-2], ids[-3], ids[-1]]
+    assert np.frombuffer(slots, np.int64).tolist() == [5, 1, 2, 0]  # a text with an unsafe piece: no ids here
+    assert np.frombuffer(whole, np.int64).tolist() == [3]
+    # the first piece of a text is its own key where it is not uniform; "xx" is not "x" + "x"
+    assert table.look_up(["w1 w2"], False) == (None, ["w1"], [True])
+    assert table.look_up(["x" * 101, "w1  w2"], True) == (None, ["x" * 101], [False])
+    flat, slots, _ = table.look_up(["w1  w2 "], True)  # empty pieces: between two spaces and at the end
+    assert np.frombuffer(flat, np.int64).tolist() == [3, ids[-6], 6, ids[-6]]
+    # past the limit the table starts afresh, then holds that call's pieces
+    assert table.insert(["new"], [False], np.array([7], dtype=np.int64), np.array([1], dtype=np.int64), [False], 10)
+    assert len(table) == 1
+    assert table.look_up(["new"], True)[0] == np.array([7], dtype=np.int64).tobytes()
+    with pytest.raises(ValueError, match="lengths do not add up"):
+        table.insert(["a"], [False], np.array([1, 2], dtype=np.int64), np.array([1], dtype=np.int64), [False], 10)
+    with pytest.raises(UnicodeEncodeError):
+        table.look_up(["a \ud800"], True)  # not UTF-8: the word cache's dictionaries serve such a text
+
+
+@needs_kernel
+def test_threads_reading_while_others_insert_see_whole_entries() -> None:
+    """Readers with the GIL released while writers grow the table: every hit has exactly its own ids."""
+    import threading
+
+    table = kernel.native().Pieces()
+    errors: list[str] = []
+
+    def writer(offset: int) -> None:
+        for start in range(0, 20_000, 500):
+            words = [f"p{offset + i}" for i in range(start, start + 500)]
+            numbers = np.array([offset + i for i in range(start, start + 500)], dtype=np.int64)
+            ids = np.repeat(numbers, 2)
+            table.insert(words, [False] * 500, ids, np.full(500, 2, dtype=np.int64), [False] * 500, 1 << 30)
+
+    def reader() -> None:
+        for _ in range(200):
+            probe = [f"p{i}" for i in range(0, 40_000, 97)]
+            found = table.look_up([" ".join(probe)], True)
+            if found[0] is None:
+                continue
+            flat = np.frombuffer(found[0], np.int64)
+            expected = np.repeat([int(w[1:]) for w in probe], 2)
+            if not np.array_equal(flat, expected):
+                errors.append("a reader saw other ids")
+
+    threads = [threading.Thread(target=writer, args=(k * 20_000,)) for k in range(2)]
+    threads += [threading.Thread(target=reader) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert len(table) == 40_000
+    found = table.look_up([" ".join(f"p{i}" for i in range(40_000))], True)
+    assert np.array_equal(np.frombuffer(found[0], np.int64), np.repeat(np.arange(40_000), 2))
+
+
+@needs_kernel
+def test_text_that_is_not_utf8_goes_the_dictionaries_way() -> None:
+    engine = _engine(family_model("wordlevel"))
+    cache = engine._cache
+    assert cache is not None
+    texts = ["plain words here", "a lone \ud800 surrogate"]
+    with kernel_switched(True):
+        assert cache._tokenize_native(texts[:1]) is not None
+        assert cache._tokenize_native(texts) is None
