@@ -1,9 +1,9 @@
 """The static encoder: tokenize, gather token vectors, mean-pool. numpy, tokenizers, safetensors (and tokie).
 
 How a batch runs: it is cut into pieces; `threads` workers (static2d's thread limit: the CPUs this process may use)
-each take the next piece, tokenize it and pool it into the output. Tokenizing holds the GIL only in the word
-cache's dictionary look-ups; tokie, Hugging Face and numpy's gathering and summing release it, so the workers keep
-every core busy, and pooling no longer waits on one thread. Each text is tokenized by the fastest path proven exact
+each take the next piece, tokenize it and pool it into the output. The compiled kernel (`kernel.py`) looks up the
+word cache's pieces and pools with the GIL released, as tokie and Hugging Face tokenize (numpy's gathering and
+summing, where the kernel is off, release it too), so the workers keep every core busy. Each text is tokenized by the fastest path proven exact
 for it (`exact`): tokie for a printable-ASCII text where tokie is proven for the tokenizer, else the word cache
 where the tokenizer's layout lets a space cut its tokens, else Hugging Face `tokenizers` (texts joined where that is
 proven, else text by text).
