@@ -3,10 +3,10 @@
 How a batch runs: it is cut into pieces; `threads` workers (static2d's thread limit: the CPUs this process may use)
 each take the next piece, tokenize it and pool it into the output. The compiled kernel (`kernel.py`) looks up the
 word cache's pieces and pools with the GIL released, as tokie and Hugging Face tokenize (numpy's gathering and
-summing, where the kernel is off, release it too), so the workers keep every core busy. Each text is tokenized by the fastest path proven exact
-for it (`exact`): tokie for a printable-ASCII text where tokie is proven for the tokenizer, else the word cache
-where the tokenizer's layout lets a space cut its tokens, else Hugging Face `tokenizers` (texts joined where that is
-proven, else text by text).
+summing, where the kernel is off, release it too), so the workers keep every core busy. Each text is tokenized by
+the fastest path proven exact for it (`exact`): tokie for a printable-ASCII text where tokie is proven for the
+tokenizer, else the word cache where the tokenizer's layout lets a space cut its tokens, else Hugging Face
+`tokenizers` (texts joined where that is proven, else text by text).
 """
 
 from __future__ import annotations
