@@ -18,7 +18,7 @@ CONSTRAINTS = str(ROOT / "constraints.txt")
 nox.options.default_venv_backend = "uv"
 nox.options.reuse_existing_virtualenvs = True
 nox.options.error_on_missing_interpreters = True
-nox.options.sessions = ["lint", "typecheck", "tests", "notorch", "integration", "examples"]
+nox.options.sessions = ["lint", "typecheck", "tests", "kernel_off", "notorch", "integration", "examples"]
 
 PACKAGES = {
     "core": "shared_core",
@@ -125,6 +125,15 @@ def tests(session: nox.Session, package: str) -> None:
     own = [] if package == "core" else [f"-e{ROOT / path}[transformers]"]
     _install(session, _core(), *own, _testkit(), *_groups(path, "test"))
     session.run("pytest", f"{path}/tests", "-m", "not notorch", *session.posargs, env=ENV)
+
+
+@nox.session(python="3.11")
+def kernel_off(session: nox.Session) -> None:
+    """The static path with its compiled kernel switched off (numpy alone, as where no C compiler is): its tests."""
+    _install(session, _core(), _testkit(), *_groups("shared_core", "test"))
+    files = ("test_static.py", "test_static_formats.py", "test_kernel.py")
+    tests = [f"shared_core/tests/{name}" for name in files]
+    session.run("pytest", *tests, "-m", "not notorch", *session.posargs, env={**ENV, "STATIC2D_KERNEL": "0"})
 
 
 @nox.session(python="3.11")

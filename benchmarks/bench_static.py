@@ -7,6 +7,10 @@ sample): static2d's word cache is warm from one earlier call on other texts of t
 has run for a while; the first call on a fresh model ("cold") is shown as well. Models: the test kit's tokenizers of
 every family (trained on such text) with a random 256-dim table, saved by model2vec; and the static model distilled
 from all-MiniLM-L6-v2 (English WordPiece, 256 dims). Vectors are checked against model2vec's on the timed texts.
+
+The compiled kernel against the numpy path (STATIC2D_KERNEL=0), side by side: end to end (each on an engine of
+its own, warmed alike) and pooling alone. "Mostly-new words": a first pass over a corpus, a fresh model given the
+texts in ten calls of fresh texts, against model2vec on the same calls.
 """
 
 from __future__ import annotations
@@ -78,6 +82,44 @@ def model_paths(family: str) -> tuple[Path, Path]:
     return family_model(family, dims=DIMS), family_model(family, "sentence-transformers", dims=DIMS)  # type: ignore[arg-type]
 
 
+def kernel_on(on: bool) -> None:
+    """Switch static2d's compiled kernel on or off (STATIC2D_KERNEL) for the calls that follow."""
+    from static2d._static import kernel
+
+    os.environ["STATIC2D_KERNEL"] = "1" if on else "0"
+    kernel.native.cache_clear()
+
+
+def with_kernel(on: bool, fn: Callable[[list[str]], object]) -> Callable[[list[str]], object]:
+    def call(texts: list[str]) -> object:
+        kernel_on(on)
+        try:
+            return fn(texts)
+        finally:
+            kernel_on(True)
+
+    return call
+
+
+def first_pass(path: Path, texts: list[str], m2v_encode: Callable[[list[str]], object]) -> tuple[float, float]:
+    """(static2d, model2vec) seconds for `texts` in ten calls, static2d on a fresh model (every word new to it)."""
+    import static2d
+
+    static2d.clear_cache()
+    fresh = static2d.load(path, normalize=False)
+    fresh.dims  # noqa: B018 - loaded before the clock starts
+    step = -(-len(texts) // 10)
+    calls = [texts[i : i + step] for i in range(0, len(texts), step)]
+    start = time.perf_counter()
+    for call in calls:
+        fresh.encode(call)
+    ours = time.perf_counter() - start
+    start = time.perf_counter()
+    for call in calls:
+        m2v_encode(call)
+    return ours, time.perf_counter() - start
+
+
 def timed_rounds(contenders: dict[str, Callable[[list[str]], object]], rounds: list[list[str]]) -> dict[str, float]:
     """Best wall time of each contender over the rounds, interleaved (one of each per round, each on that round's
     texts), so a machine busy with other work slows all of them alike."""
@@ -106,6 +148,10 @@ def family_rows(args: argparse.Namespace, n: int) -> tuple[list[list[object]], l
         ours.encode(rounds[0])  # the first call on a fresh model: every word is new to the cache
         cold = time.perf_counter() - start
         ours.encode(make[kind](n, seed=99))  # one call on other texts of the kind: the cache as a service has it
+        static2d.clear_cache()  # an engine (and word cache) of its own for the numpy path, warmed alike
+        ours_numpy = static2d.load(m2v_path, normalize=False)
+        with_kernel(False, ours_numpy.encode)(rounds[0])
+        with_kernel(False, ours_numpy.encode)(make[kind](n, seed=99))
         m2v = StaticModel.from_pretrained(str(m2v_path))
         m2v_encode = keep_tokenizers_parallelism(m2v.encode)
         st = SentenceTransformer(str(st_path), device="cpu")
@@ -113,6 +159,7 @@ def family_rows(args: argparse.Namespace, n: int) -> tuple[list[list[object]], l
         st.encode(rounds[0][:2000])
         contenders: dict[str, Callable[[list[str]], object]] = {
             "static2d": ours.encode,
+            "static2d numpy": with_kernel(False, ours_numpy.encode),
             "model2vec": m2v_encode,
             "sentence-transformers": lambda t, st=st: st.encode(t, convert_to_numpy=True),
             # the Hugging Face tokenizer alone, as model2vec calls it: the most of model2vec's time
@@ -120,6 +167,17 @@ def family_rows(args: argparse.Namespace, n: int) -> tuple[list[list[object]], l
         }
         best = timed_rounds(contenders, rounds)
         m2v_cold = best["model2vec"]
+        engine = ours._get().engine
+        tokens = engine.tokenize(rounds[0])
+        pools = timed_rounds(
+            {
+                "C": lambda _, e=engine, t=tokens: e.pool(*t, DIMS, 1),
+                "numpy": with_kernel(False, lambda _, e=engine, t=tokens: e.pool(*t, DIMS, 1)),
+            },
+            rounds,
+        )
+        passes = [first_pass(m2v_path, make[kind](n, seed=500 + r), m2v_encode) for r in range(args.rounds)]
+        new_ours, new_m2v = min(p[0] for p in passes), min(p[1] for p in passes)
         # the issue's protocol (and this benchmark's before): the very same call repeated, best of the rounds
         same = timed_rounds({"static2d": ours.encode, "model2vec": m2v_encode}, [rounds[0]] * args.rounds)
         m32 = m2v
@@ -132,7 +190,6 @@ def family_rows(args: argparse.Namespace, n: int) -> tuple[list[list[object]], l
         if m2v.normalize:
             mine = mine / np.maximum(np.linalg.norm(mine, axis=1, keepdims=True), 1e-12)
         diff = float(np.abs(mine - theirs).max())
-        engine = ours._get().engine
         rows.append(
             [
                 name,
@@ -141,14 +198,19 @@ def family_rows(args: argparse.Namespace, n: int) -> tuple[list[list[object]], l
                 n / best["model2vec"],
                 n / best["sentence-transformers"],
                 ratio(best["model2vec"] / best["static2d"]),
+                ratio(best["model2vec"] / best["static2d numpy"]),
+                ratio(best["static2d numpy"] / best["static2d"]),
+                ratio(pools["numpy"] / pools["C"]),
+                ratio(new_m2v / new_ours),
                 ratio(best["sentence-transformers"] / best["static2d"]),
                 ratio(best["tokenizer"] / best["static2d"]),
                 ratio(same["model2vec"] / same["static2d"]),
                 ratio(m2v_cold / cold),
                 f"{diff:.1e}",
+                engine.kernel,
             ]
         )
-        print(f"  {name}: {rows[-1][5]} model2vec", flush=True)
+        print(f"  {name}: {rows[-1][5]} model2vec (numpy path {rows[-1][6]})", flush=True)
     return rows, notes
 
 
@@ -171,7 +233,9 @@ texts = rounds[0]
 tok = min(b.timed_rounds({{"t": engine.tokenize}}, [texts] * 3).values())
 tokens = engine.tokenize(texts)
 pool = min(b.timed_rounds({{"p": lambda _: engine.pool(*tokens, engine.max_dims, {threads})}}, [texts] * 3).values())
-print(json.dumps({{"encode": best, "tokenize": tok, "pool": pool, "path": engine.tokenizer_path}}))
+numpy_pool = b.with_kernel(False, lambda _: engine.pool(*tokens, engine.max_dims, {threads}))
+pool_np = min(b.timed_rounds({{"p": numpy_pool}}, [texts] * 3).values())
+print(json.dumps({{"encode": best, "tokenize": tok, "pool": pool, "pool_np": pool_np, "path": engine.tokenizer_path}}))
 """
 
 
@@ -199,11 +263,21 @@ def scaling(args: argparse.Namespace, n: int) -> str:
                     f"{result['pool'] / whole:.0%}",
                     n / result["tokenize"],
                     n / result["pool"],
+                    n / result["pool_np"],
                 ]
             )
         out.append(
             table(
-                ["threads", "sent/s", "vs 1 thread", "tokenizing", "pooling", "tokenize alone/s", "pool alone/s"],
+                [
+                    "threads",
+                    "sent/s",
+                    "vs 1 thread",
+                    "tokenizing",
+                    "pooling",
+                    "tokenize alone/s",
+                    "pool alone/s",
+                    "pool alone, numpy/s",
+                ],
                 rows,
                 f"thread scaling, {label} ({result['path']}), {n:,} texts a call; static2d._threads.set_limit(k) "
                 "in a fresh process (shares: tokenize alone vs pool alone with k threads)",
@@ -227,18 +301,25 @@ def run(args: argparse.Namespace) -> str:
                 "model2vec sent/s",
                 "StaticEmbedding sent/s",
                 "vs model2vec",
+                "numpy path vs model2vec",
+                "C vs numpy path",
+                "pool alone C vs numpy",
+                "mostly-new words vs model2vec",
                 "vs StaticEmbedding",
                 "vs HF tokenizer alone",
                 "same call again vs model2vec",
                 "cold vs model2vec",
                 "max |diff| vs model2vec",
+                "kernel",
             ],
             rows,
             f"{n:,} texts a call, best of {args.rounds} interleaved rounds, each of texts no contender has seen (the "
             f"word cache warm from one earlier call on other texts); 'same call again': the same {n:,} texts every "
             "round; 'HF tokenizer alone': the model's Hugging Face tokenizer as model2vec calls it, and nothing else; "
-            "'cold': static2d's first call on a fresh model vs model2vec's best; 256-dim tables, unnormalized "
-            "vectors; default settings of each library",
+            "'cold': static2d's first call on a fresh model vs model2vec's best; 'numpy path': static2d with "
+            "STATIC2D_KERNEL=0 (an engine of its own, warmed alike); 'pool alone': pooling the same tokens on one "
+            "thread; 'mostly-new words': a fresh model given fresh texts in ten calls (a first pass over a corpus) vs "
+            "model2vec on the same calls; 256-dim tables, unnormalized vectors; default settings of each library",
         ),
         "",
         scaling(args, n),

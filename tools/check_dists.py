@@ -20,6 +20,8 @@ PUBLISHED = {
 }
 # Nothing a user installs may hold test-only code.
 TEST_ONLY = ("static2d/testing.py", "static2d_testkit", "/tests/", "conftest.py", "/tests_ray/")
+# The core's compiled static kernel (setup.py): optional at install, required in a published wheel.
+KERNEL = "static2d/_static/_kernel."
 REQUIRED = ("Name", "Version", "Summary", "Requires-Python", "Description-Content-Type")
 
 
@@ -42,6 +44,8 @@ def check_wheel(path: Path, folder: str) -> list[str]:
     if not any(n.startswith(f"{folder}/") and n.endswith(".py") for n in names):
         problems.append(f"{path.name}: no module under {folder}/")
     problems += [f"{path.name}: ships test-only file {n}" for n in names if any(t in f"/{n}" for t in TEST_ONLY)]
+    if folder == "static2d" and not any(n.startswith(KERNEL) and n.endswith((".so", ".pyd")) for n in names):
+        problems.append(f"{path.name}: no compiled kernel ({KERNEL}*): built where no C compiler was found")
     return problems
 
 

@@ -263,6 +263,7 @@ class Encoder:
             dtype=self.dtype,
             device=loaded.engine.device,
             backend=loaded.engine.runtime,
+            kernel=getattr(loaded.engine, "kernel", "none"),
         )
 
     def __repr__(self) -> str:

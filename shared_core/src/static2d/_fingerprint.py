@@ -3,8 +3,8 @@
 Store `encoder.describe()` (the readable fields and the fingerprint, all str) with an index when it is built,
 and call `check_fingerprint(stored, encoder)` before querying it: a different model, `layers`, `dims`, prompt,
 `normalize`, `max_length`, `precision` or `dtype` is refused with a message saying what changed and what to do.
-Where the model runs (`device`, `backend`) is shown, not hashed: the same model and settings give the same vectors
-on a GPU and on the CPU (float32).
+Where the model runs (`device`, `backend`, the static path's `kernel`) is shown, not hashed: the same model and
+settings give the same vectors on a GPU and on the CPU (float32), compiled kernel or not.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ HASHED = (
 # that value is left out of the hash, so an index built before the field existed still matches.
 _IMPLIED = {"dtype": "float32"}
 # Fields shown beside the hashed ones, not hashed: the model as given, and where it ran.
-SHOWN = ("source", "device", "backend")
+SHOWN = ("source", "device", "backend", "kernel")
 # Fields a user sets as a load() option of the same name; a mismatch there can be answered by setting it back
 # (the model is hashed by its content, so it is not among them).
 _OPTIONS = tuple(name for name in HASHED if name != "model" and name in {option.name for option in OPTIONS})
@@ -117,6 +117,7 @@ def describe_fields(
     dtype: str = "float32",
     device: str = "cpu",
     backend: str = "",
+    kernel: str = "none",
 ) -> dict[str, str]:
     """The readable fields (all str, so any vector store's metadata takes them) and their fingerprint."""
     fields = {
@@ -135,6 +136,7 @@ def describe_fields(
         "dtype": dtype,
         "device": device,
         "backend": backend,
+        "kernel": kernel,
     }
     return {"fingerprint": fingerprint_of(fields), **fields}
 

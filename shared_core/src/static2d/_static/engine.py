@@ -1,12 +1,12 @@
 """The static encoder: tokenize, gather token vectors, mean-pool. numpy, tokenizers, safetensors (and tokie).
 
 How a batch runs: it is cut into pieces; `threads` workers (static2d's thread limit: the CPUs this process may use)
-each take the next piece, tokenize it and pool it into the output. Tokenizing holds the GIL only in the word
-cache's dictionary look-ups; tokie, Hugging Face and numpy's gathering and summing release it, so the workers keep
-every core busy, and pooling no longer waits on one thread. Each text is tokenized by the fastest path proven exact
-for it (`exact`): tokie for a printable-ASCII text where tokie is proven for the tokenizer, else the word cache
-where the tokenizer's layout lets a space cut its tokens, else Hugging Face `tokenizers` (texts joined where that is
-proven, else text by text).
+each take the next piece, tokenize it and pool it into the output. The compiled kernel (`kernel.py`) looks up the
+word cache's pieces and pools with the GIL released, as tokie and Hugging Face tokenize (numpy's gathering and
+summing, where the kernel is off, release it too), so the workers keep every core busy. Each text is tokenized by
+the fastest path proven exact for it (`exact`): tokie for a printable-ASCII text where tokie is proven for the
+tokenizer, else the word cache where the tokenizer's layout lets a space cut its tokens, else Hugging Face
+`tokenizers` (texts joined where that is proven, else text by text).
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ from static2d._cells import Cell, by_chunks, finish
 from static2d._model.describe import StaticDescription
 from static2d._model.files import read_tokenizer
 from static2d._static.joiner import Joiner
-from static2d._static.pool import BLOCK_BYTES, pool, sum_rows
+from static2d._static.pool import kernel_for as pool_kernel
+from static2d._static.pool import mean_rows, pool
 from static2d._static.table import load_table
 from static2d._static.wordcache import WordCache
 from static2d._tokens.ids import Tokens, assemble, drop, from_rows
@@ -84,6 +85,11 @@ class StaticEngine:
         self._fast = FastTokenizer.make(self.tokenizer, files.static_dir / "tokenizer.json")
         self._cache = WordCache.make(self.tokenizer)
         self._joiner = None if self._cache is not None else Joiner.make(self.tokenizer)
+
+    @property
+    def kernel(self) -> str:
+        """Which kernel pools (`kernel.py`): "C" (compiled) or "numpy"."""
+        return "C" if pool_kernel(self.table) is not None else "numpy"
 
     @property
     def tokenizer_path(self) -> str:
@@ -198,16 +204,14 @@ class StaticEngine:
         if self._char_cap is not None:
             cap = self._char_cap
             texts = [t[:cap] for t in texts]
-        table = self.table if dims == self.max_dims else self.table[:, :dims]
         out = np.zeros((len(texts), dims), dtype=np.float32)
-        unk, budget = self._unk_id, max(1, BLOCK_BYTES // (4 * dims))
+        unk = self._unk_id
         for i, encoding in enumerate(self.tokenizer.encode_batch_fast(list(texts), add_special_tokens=False)):
             ids = encoding.ids
             if unk is not None and unk in ids:
                 ids = [t for t in ids if t != unk]
             if ids:
-                total = table[ids].sum(axis=0) if len(ids) <= budget else sum_rows(table, np.array(ids), dims)
-                out[i] = total / len(ids)
+                out[i] = mean_rows(self.table, np.array(ids, dtype=np.intp), dims)
         return out
 
 

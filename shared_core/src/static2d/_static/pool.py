@@ -1,18 +1,23 @@
-"""Mean pooling of token vectors: gather each text's rows of the table and sum them, a cache-sized block at a time.
+"""Mean pooling of token vectors: each text's rows of the table added in token order, then divided by their count.
 
-Texts are sorted by length; the texts of one length are gathered a block at a time into one (texts, length, dims)
-array and summed: no padding, so the table is read as it is (a memory map will do). numpy releases the GIL while it
-gathers and sums, so the texts can be pooled in parts by several threads at once; each text's sum is made the same
-way whichever part it is in, so the vectors do not depend on the number of threads.
+Every path makes each text's sum the same way, the sequential float32 sum model2vec makes (`np.mean(table[ids],
+axis=0)`): the compiled kernel (`kernel.py`), which reads the table where it lies (a memory map will do) with the
+GIL released, and numpy, its reference and fallback. On numpy, texts are sorted by length; the texts of one length
+are gathered a block at a time into one (texts, length, dims) array and summed over the length; a text longer than
+a block is summed a block at a time, each block's first row carrying the sum so far. No padding. The kernel and
+numpy both release the GIL, so the texts can be pooled in parts by several threads at once; each text's sum is made
+the same way whichever part it is in, so the vectors depend on neither the number of threads nor the path.
 """
 
 from __future__ import annotations
 
 import threading
+from types import ModuleType
 
 import numpy as np
 import numpy.typing as npt
 
+from static2d._static import kernel
 from static2d._tokens.ids import Ids
 
 # A block of gathered token vectors is at most this many bytes, so it stays in cache and memory does not grow with
@@ -47,9 +52,21 @@ def pool(table: npt.NDArray[np.float32], flat: Ids, slots: Ids, dims: int, threa
     if flat.size == 0:
         return out
     starts = np.cumsum(slots) - slots
+    native = kernel_for(table)
+    if native is not None:
+        flat, slots = flat.astype(np.int64, copy=False), slots.astype(np.int64, copy=False)
+
+    def _pool_part(a: int, b: int) -> None:
+        if native is None:
+            _pool_into(out[a:b], view, flat, starts[a:b], slots[a:b], dims)
+            out[a:b] /= np.maximum(slots[a:b], 1).astype(np.float32)[:, None]
+        elif a < b:
+            first, last = int(starts[a]), int(starts[b - 1] + slots[b - 1])
+            native.pool(table, flat[first:last], slots[a:b], dims, out[a:b])
+
     parts = max(1, min(threads, n, flat.size // _PARALLEL_TOKENS))
     if parts == 1:
-        _pool_into(out, view, flat, starts, slots, dims)
+        _pool_part(0, n)
     else:
         # texts cut into parts of about the same number of tokens, each pooled by a thread of its own
         cuts = np.searchsorted(np.cumsum(slots), np.linspace(0, flat.size, parts + 1)[1:-1]).tolist()
@@ -58,7 +75,7 @@ def pool(table: npt.NDArray[np.float32], flat: Ids, slots: Ids, dims: int, threa
 
         def work(a: int, b: int) -> None:
             try:
-                _pool_into(out[a:b], view, flat, starts[a:b], slots[a:b], dims)
+                _pool_part(a, b)
             except BaseException as e:  # handed to the caller
                 errors.append(e)
 
@@ -70,8 +87,27 @@ def pool(table: npt.NDArray[np.float32], flat: Ids, slots: Ids, dims: int, threa
             h.join()
         if errors:
             raise errors[0]
-    out /= np.maximum(slots, 1).astype(np.float32)[:, None]
     return out
+
+
+def kernel_for(table: npt.NDArray[np.float32]) -> ModuleType | None:
+    """The compiled kernel, where it is built and on and can read `table` as it is (C-contiguous float32), else None."""
+    native = kernel.native()
+    if native is None or table.dtype != np.float32 or table.ndim != 2 or not table.flags.c_contiguous:
+        return None
+    return native
+
+
+def mean_rows(table: npt.NDArray[np.float32], ids: Ids, dims: int) -> npt.NDArray[np.float32]:
+    """The mean of the table rows `ids` (first `dims` components; zeros for no ids), as `pool` makes it."""
+    native = kernel_for(table)
+    if native is None or not len(ids):
+        total = sum_rows(table, ids, dims) if len(ids) else np.zeros(dims, dtype=np.float32)
+        total /= np.float32(max(1, len(ids)))
+        return total
+    out = np.empty((1, dims), dtype=np.float32)
+    native.pool(table, np.asarray(ids, dtype=np.int64), np.array([len(ids)], dtype=np.int64), dims, out)
+    return out.reshape(dims)
 
 
 def _pool_into(  # noqa: PLR0917 - private, the parts of one pooling
@@ -104,7 +140,7 @@ def _pool_into(  # noqa: PLR0917 - private, the parts of one pooling
             k = e - s
             rows = buffer[: k * length]
             np.take(table, flat[starts[s:e, None] + width].ravel(), axis=0, out=rows, mode="clip")
-            np.sum(rows.reshape(k, length, dims), axis=1, out=sums[:k])
+            _add_rows(rows.reshape(k, length, dims), sums[:k])
             out[order[s:e]] = sums[:k]
     for i in range(last, n):
         start, length = int(starts[i]), int(lengths[i])
@@ -114,15 +150,34 @@ def _pool_into(  # noqa: PLR0917 - private, the parts of one pooling
 def sum_rows(
     table: npt.NDArray[np.float32], ids: Ids, dims: int, buffer: npt.NDArray[np.float32] | None = None
 ) -> npt.NDArray[np.float32]:
-    """Sum of the table rows `ids`, a block at a time (gathered into `buffer`, if given)."""
+    """Sum of the table rows `ids` in order (first `dims` components), a block at a time (gathered into `buffer`).
+
+    Each block's first row has the sum so far added to it, so the result is the one sequential float32 sum over all
+    the rows (a + b == b + a exactly), not a sum of block sums.
+    """
     step = max(1, BLOCK_BYTES // (4 * dims))
     if buffer is None:
         buffer = np.empty((min(step, max(1, len(ids))), dims), dtype=np.float32)
     step = min(step, len(buffer))
+    view = table if dims == table.shape[1] else table[:, :dims]
     total = np.zeros(dims, dtype=np.float32)
     for p in range(0, len(ids), step):
         part = ids[p : p + step]
         rows = buffer[: len(part)]
-        np.take(table, part, axis=0, out=rows, mode="clip")
-        total += rows.sum(axis=0)
+        np.take(view, part, axis=0, out=rows, mode="clip")
+        if p:
+            rows[0] += total
+        _add_rows(rows[None], total[None])
     return total
+
+
+def _add_rows(rows: npt.NDArray[np.float32], out: npt.NDArray[np.float32]) -> None:
+    """`out[t] = rows[t, 0] + rows[t, 1] + ...` in that order, component by component (float32).
+
+    numpy sums over an axis that is not the innermost one row after row; with a single component the summed axis
+    becomes the innermost one, where numpy sums pairwise, so that case is made sequential by a cumulative sum.
+    """
+    if rows.shape[2] == 1:
+        out[:] = np.add.accumulate(rows, axis=1)[:, -1]
+    else:
+        np.sum(rows, axis=1, out=out)

@@ -43,6 +43,7 @@ from typing import Any, Literal
 import numpy as np
 from tokenizers import Tokenizer
 
+from static2d._static import kernel
 from static2d._static.joiner import Joiner
 from static2d._tokens import exact
 from static2d._tokens.ids import Ids, Tokens, assemble, from_rows, truncate
@@ -147,7 +148,10 @@ def _unclean(c: str) -> bool:
 class WordCache:
     """Token ids of texts through a cache of the ids of each piece between spaces (module docstring).
 
-    Thread-safe: the cache is read and filled under a lock (the work under it holds the GIL anyway).
+    Thread-safe. Where the compiled kernel is on, the pieces live in its table (`_kernel.c` Pieces): texts are cut
+    and looked up there with the GIL released, under the table's read lock; pieces never seen are tokenized here
+    (one call at a time, under a lock no reader waits on) and inserted under its write lock. Else (and for a text
+    that is not valid UTF-8) the dictionaries below serve, read and filled under a lock.
 
     Example:
         >>> cache = WordCache.make(tokenizer)  # None where a space may not cut the tokens  # doctest: +SKIP
@@ -201,6 +205,10 @@ class WordCache:
         contents = [str(t.get("content", "")) for t in spec.get("added_tokens") or []]
         self._added = re.compile("|".join(map(re.escape, contents)), re.IGNORECASE) if contents else None
         self._lock = threading.Lock()
+        # The compiled table of pieces (`_kernel.c` Pieces), made on first use where the kernel is on; the Python
+        # dictionaries below serve where it is off (and a text that is not valid UTF-8).
+        self._native: Any = None
+        self._cold = threading.Lock()  # new pieces are tokenized one call at a time (no reader waits on it)
         # How many texts this cache was given, and how many of them Hugging Face tokenized whole.
         self.texts = 0
         self.texts_whole = 0
@@ -256,6 +264,15 @@ class WordCache:
         n = len(texts)
         if n == 0:
             return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.intp)
+        native = kernel.native()
+        if native is not None:
+            if self._native is None:
+                with self._cold:
+                    if self._native is None:
+                        self._native = native.Pieces()
+            tokens = self._tokenize_native(texts)
+            if tokens is not None:
+                return tokens
         # every text's pieces, in order, from one split (a text of k spaces has k + 1 pieces)
         counts = np.fromiter(map(str.count, texts, repeat(" ")), dtype=np.intp, count=n) + 1
         pieces = " ".join(texts).split(" ")
@@ -290,6 +307,56 @@ class WordCache:
             rest_flat, rest_slots = from_rows(rows)
             mine = np.flatnonzero(~whole)
             flat, slots = assemble(n, [(mine, (flat, slots[mine])), (where, (rest_flat, rest_slots))])
+        return truncate(flat, slots, self.max_length, self.keep_end)
+
+    def _tokenize_native(self, texts: Sequence[str]) -> Tokens | None:
+        """`tokenize` through the compiled table: the texts cut and their pieces found with the GIL released.
+
+        Pieces not found are tokenized here as `_look_up` does (the same checks, one batched Hugging Face call,
+        outside the table's lock) and inserted; then the texts are looked up again. None (the dictionaries then
+        serve) for a text that is not valid UTF-8, or if other calls kept emptying the table meanwhile.
+        """
+        table = self._native
+        for _ in range(4):
+            try:
+                found = table.look_up(texts, self._uniform)
+            except UnicodeEncodeError:
+                return None
+            if found[0] is not None:
+                break
+            _, missed, firsts = found
+            with self._cold:
+                new: list[tuple[str, bool]] = list(dict.fromkeys(zip(missed, firsts, strict=True)))
+                inputs = [piece if first else self._prefix + piece for piece, first in new]
+                if self._joiner is not None and len(inputs) > 1:
+                    flat, lengths = self._joiner.tokenize(inputs)
+                else:
+                    rows = [e.ids for e in self._hf.encode_batch_fast(inputs, add_special_tokens=False)]
+                    flat, lengths = from_rows(rows)
+                unsafe = self._refusals([piece for piece, _ in new])
+                table.insert(
+                    [piece for piece, _ in new],
+                    [first for _, first in new],
+                    flat.astype(np.int64),
+                    lengths.astype(np.int64),
+                    unsafe,
+                    self.MAX_PIECES,
+                )
+        else:
+            return None
+        n = len(texts)
+        flat = np.frombuffer(found[0], dtype=np.int64).astype(np.intp, copy=False)
+        slots = np.frombuffer(found[1], dtype=np.int64).astype(np.intp, copy=False)
+        where = np.frombuffer(found[2], dtype=np.int64).astype(np.intp, copy=False)
+        self.texts += n
+        self.texts_whole += where.size
+        if where.size:
+            # texts with a piece that may not be cut off at its spaces: Hugging Face tokenizes each whole
+            rows = [
+                e.ids for e in self._hf.encode_batch_fast([texts[i] for i in where.tolist()], add_special_tokens=False)
+            ]
+            mine = np.setdiff1d(np.arange(n), where, assume_unique=True)
+            flat, slots = assemble(n, [(mine, (flat, slots[mine])), (where, from_rows(rows))])
         return truncate(flat, slots, self.max_length, self.keep_end)
 
     def _look_up(self, pieces: list[str], first_at: Ids, full_ok: bool = False) -> Ids | None:
