@@ -159,7 +159,9 @@ def test_max_length_reaches_the_core(tiny_static):
 
 
 def test_backend_reaches_the_core(tiny_static):
-    embedder = Static2DTextEmbedder(str(tiny_static), backend="torch")
+    with pytest.raises(ValueError, match=r"backend='torch' was given, but .* is a static embedding model"):
+        Static2DTextEmbedder(str(tiny_static), backend="torch")  # a transformer's option, refused on a static model
+    embedder = Static2DTextEmbedder("owner/other-model", backend="torch")  # a hub id is looked up on first use
     assert embedder.encoder.options["backend"] == "torch"
     assert Static2DTextEmbedder.from_dict(embedder.to_dict()).encoder.options["backend"] == "torch"
     with pytest.raises(ValueError, match="backend must be one of"):
