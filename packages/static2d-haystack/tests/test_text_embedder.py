@@ -131,7 +131,7 @@ def test_haystack_option_types_are_checked(tiny_static):
         Static2DTextEmbedder(str(tiny_static), device="cpu")
     with pytest.raises(TypeError, match="must be a haystack Secret"):
         Static2DTextEmbedder(str(tiny_static), token="hf_plain_token")
-    with pytest.raises(ValueError, match=r"maps the model over several devices .* but static2d runs a model on one device"):
+    with pytest.raises(ValueError, match=r"maps the model over several devices .* runs a model on one device"):
         Static2DTextEmbedder(str(tiny_static), device=ComponentDevice.from_multiple(_device_map()))
 
 
