@@ -19,7 +19,8 @@ from static2d_testkit.multilingual import multilingual_texts
 torch = pytest.importorskip("torch")
 st = pytest.importorskip("sentence_transformers")
 
-from static2d._tokens.transformer import PROBES, SentenceTransformersTokenizer  # noqa: E402
+from static2d._tokens.exact import PROBES  # noqa: E402
+from static2d._tokens.transformer import SentenceTransformersTokenizer  # noqa: E402
 from static2d._torch.pipeline import Prefetcher, cut  # noqa: E402 - needs torch
 
 
