@@ -14,7 +14,6 @@ import numpy as np
 from static2d._extras import install_hint
 from static2d._tradeoff.data import METRIC_SHORT
 
-
 FLOOR_SHARE = 0.5
 """The colour scale starts at this share of the best full-size quality among the panels (cells below it take the
 floor's colour): a cell at 93% of full quality must not look like a collapse because the scale spans 65-70."""
