@@ -96,8 +96,7 @@ class TorchEngine:
         if description.max_layers is not None and layers < description.max_layers:
             truncate_layers(self.auto_model, layers)
         self.layers: int | None = layers
-        get_dim = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
-        self.max_dims = int(get_dim() or description.max_dims or 0)
+        self.max_dims = int(self.model.get_embedding_dimension() or description.max_dims or 0)
         self.max_length = self.model.max_seq_length
         self.head = list(self.model)[1:]  # Pooling, Dense, Normalize, ... as saved
         self._include_prompt = all(getattr(m, "include_prompt", True) for m in self.head)
@@ -302,13 +301,7 @@ class TorchEngine:
             return 0
         known = self._prompt_lengths.get(prompt)
         if known is None:
-            # As sentence-transformers counts it: its Transformer module's own count (version 6), else the prompt's
-            # ids less the trailing special token (older versions).
-            count = getattr(self.model[0], "_get_prompt_length", None)
-            if count is not None:
-                known = int(count(prompt) or 0)
-            else:
-                known = int(self.model.tokenize([prompt])["input_ids"].shape[-1]) - 1
+            known = int(self.model[0]._get_prompt_length(prompt) or 0)  # as sentence-transformers counts it
             self._prompt_lengths[prompt] = known
         return known
 
