@@ -347,7 +347,7 @@ def test_heatmap_colour_scale_starts_at_a_stated_floor_the_same_in_every_panel(t
     assert norm.vmin == pytest.approx(FLOOR_SHARE * 70.0)
     assert norm.vmax == pytest.approx(70.0)
     assert norm(65.0) > 0.8  # 93% of full quality: near the top of the scale, not its bottom
-    assert "scale from 35.00 = 50% of the best full-size quality" in text
+    assert text == "colour scale from 35.00 (50% of the best full-size quality) to 70.00"
 
     deep = _grid("deep", {(6, 384): 80.0, (6, 64): 76.0, (1, 384): 30.0, (1, 64): 20.0})
     norm, text = colour_scale([static, deep])
@@ -358,8 +358,10 @@ def test_heatmap_colour_scale_starts_at_a_stated_floor_the_same_in_every_panel(t
         images = [ax.images[0] for ax in fig.axes if ax.images]
         assert len(images) == 2
         assert {(im.norm.vmin, im.norm.vmax) for im in images} == {(norm.vmin, norm.vmax)}  # one scale
-        bar = fig.axes[-1]
-        assert "scale from 40.00 = 50% of the best full-size quality" in bar.get_ylabel()
+        assert "colour scale from 40.00 (50% of the best full-size quality) to 80.00, the same in every panel" in (
+            fig.get_suptitle()
+        )
+        assert fig.axes[-1].get_ylabel() == "quality x100 (from 40.00)"  # the colour bar
     finally:
         import matplotlib.pyplot as plt
 
@@ -369,7 +371,7 @@ def test_heatmap_colour_scale_starts_at_a_stated_floor_the_same_in_every_panel(t
     broken = _grid("broken", {(None, 64): -5.0, (None, 32): 2.0})
     norm, text = colour_scale([broken])
     assert norm.vmin == pytest.approx(-5.0)
-    assert text == "scale from -5.00"
+    assert text == "colour scale from -5.00 to 2.00"
 
 
 def test_png_without_matplotlib_names_the_extra(

@@ -210,14 +210,15 @@ def figure(results: Sequence[Grid], *, title: str | None = None, names: Sequence
         image = _panel(*axes_k, result, name, columns=columns, cmap=cmap, norm=norm, speed=speed)
     data = Path(results[0].data).name
     heading = title or f"Quality, speed and size per (layers, dims) on {data}"
-    fig.suptitle(f"{heading}\n{results[0].machine}", fontsize=10)
+    fig.suptitle(f"{heading}\n{results[0].machine}\n{scale}", fontsize=10)
     below = any(v < norm.vmin for r in results for v in r.quality.values() if not math.isnan(v))
-    fig.colorbar(image, cax=axes[0, -1], label=f"quality x100 ({scale})", extend="min" if below else "neither")
+    label = f"quality x100 (from {fmt(norm.vmin)})"
+    fig.colorbar(image, cax=axes[0, -1], label=label, extend="min" if below else "neither")
     return fig
 
 
 def colour_scale(results: Sequence[Grid]) -> tuple[Any, str]:
-    """The one colour scale of every panel, and how it is stated on the colour bar.
+    """The one colour scale of every panel, and how the figure's title states it.
 
     It runs from a stated floor, `FLOOR_SHARE` of the best full-size quality among the results (0 where that is not
     positive), to the best quality of any cell: a cell's colour shows its distance from full quality on a scale
@@ -230,8 +231,7 @@ def colour_scale(results: Sequence[Grid]) -> tuple[Any, str]:
     best = max(fulls, default=0.0)
     floor = FLOOR_SHARE * best if best > 0 else min([0.0, *values])
     top = max([*values, floor + 1.0])
-    if best > 0:
-        text = f"scale from {fmt(floor)} = {FLOOR_SHARE:.0%} of the best full-size quality"
-    else:
-        text = f"scale from {fmt(floor)}"
+    share = f" ({FLOOR_SHARE:.0%} of the best full-size quality)" if best > 0 else ""
+    every = ", the same in every panel" if len(results) > 1 else ""
+    text = f"colour scale from {fmt(floor)}{share} to {fmt(top)}{every}"
     return Normalize(vmin=floor, vmax=top + 1e-9), text
