@@ -301,7 +301,8 @@ class TorchEngine:
             return 0
         known = self._prompt_lengths.get(prompt)
         if known is None:
-            known = int(self.model[0]._get_prompt_length(prompt) or 0)  # as sentence-transformers counts it
+            transformer: Any = self.model[0]  # sentence-transformers' Transformer module counts it
+            known = int(transformer._get_prompt_length(prompt) or 0)
             self._prompt_lengths[prompt] = known
         return known
 
