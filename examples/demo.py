@@ -14,13 +14,11 @@ packages/ with `[transformers]`, and `pip install -r examples/requirements.txt` 
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # the other examples, wherever this is run from
-
 import make_2d_model
+import models
 import rag_haystack
 import rag_langchain
 import rag_llamaindex
@@ -45,7 +43,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"\n{'=' * 30} training MiniLM for 2D (once) {'=' * 30}\n")
         make_2d_model.main([])
     if args.model == "static":
-        tradeoff.static_model()  # the RAG part uses it: say what is built (and why) before building it
+        models.static_model()  # the RAG part uses it: say what is built (and why) before building it
 
     rag = ["--model", args.model]
     rag += ["--layers", str(args.layers)] if args.layers is not None else []

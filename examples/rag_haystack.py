@@ -15,14 +15,11 @@ import argparse
 import json
 import os
 import shutil
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 os.environ.setdefault("HAYSTACK_TELEMETRY_ENABLED", "False")  # before haystack is imported
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # tradeoff.py, wherever this is run from
 
 import chromadb
 import static2d
@@ -31,8 +28,7 @@ from haystack.components.writers import DocumentWriter
 from haystack_integrations.components.embedders.static2d import Static2DDocumentEmbedder, Static2DTextEmbedder
 from haystack_integrations.components.retrievers.chroma import ChromaEmbeddingRetriever
 from haystack_integrations.document_stores.chroma import ChromaDocumentStore
-from static2d_testkit import bundled_transformer
-from tradeoff import static_model
+from models import model_path
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 SCORE = "cosine similarity of query and document (1 = same direction)"
@@ -47,14 +43,18 @@ def swapped(model: str, layers: int | None, dims: int | None) -> dict[str, int |
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", choices=["static", "minilm"], default="static")
+    parser.add_argument(
+        "--model",
+        default="static",
+        help='"static" (distilled from MiniLM, built once; the default), "minilm", or a model folder / hub id',
+    )
     parser.add_argument("--layers", type=int, help="transformer layers to run (minilm: 1-6)")
     parser.add_argument("--dims", type=int, help="dimensions kept (static: up to 256, minilm: up to 384)")
     parser.add_argument("--questions", type=int, default=3)
     parser.add_argument("--smoke", action="store_true", help="quick run: 100 documents, 2 questions")
     args = parser.parse_args(argv)
-    if args.layers is not None and args.model != "minilm":
-        parser.error("--layers needs --model minilm: a static model has no layers")
+    if args.layers is not None and args.model == "static":
+        parser.error("--layers needs a transformer (--model minilm, or your own): a static model has no layers")
 
     docs = [json.loads(line) for line in (DATA / "rag-corpus.jsonl").read_text(encoding="utf-8").splitlines()]
     questions = [json.loads(line) for line in (DATA / "rag-questions.jsonl").read_text(encoding="utf-8").splitlines()]
@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> None:
     indexed = {d["id"] for d in docs}
     questions = [q for q in questions if q["answer_id"] in indexed]
 
-    model = str(static_model() if args.model == "static" else bundled_transformer())
+    model = model_path(args.model)
     knobs = {"layers": args.layers, "dims": args.dims}  # the same on both sides
     document_embedder = Static2DDocumentEmbedder(model, **knobs, show_progress_bar=True)
     folder = tempfile.mkdtemp(prefix="static2d-rag-chroma-")

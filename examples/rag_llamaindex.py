@@ -14,21 +14,17 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import sys
 import tempfile
 import time
 import warnings
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # tradeoff.py, wherever this is run from
-
 import static2d
 from llama_index.core import Document, Settings, StorageContext, VectorStoreIndex
 from llama_index.embeddings.static2d import Static2DEmbedding
 from llama_index.vector_stores.qdrant import QdrantVectorStore
+from models import model_path
 from qdrant_client import QdrantClient
-from static2d_testkit import bundled_transformer
-from tradeoff import static_model
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 SCORE = "cosine similarity of query and document (1 = same direction)"
@@ -43,14 +39,18 @@ def swapped(model: str, layers: int | None, dims: int | None) -> dict[str, int |
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", choices=["static", "minilm"], default="static")
+    parser.add_argument(
+        "--model",
+        default="static",
+        help='"static" (distilled from MiniLM, built once; the default), "minilm", or a model folder / hub id',
+    )
     parser.add_argument("--layers", type=int, help="transformer layers to run (minilm: 1-6)")
     parser.add_argument("--dims", type=int, help="dimensions kept (static: up to 256, minilm: up to 384)")
     parser.add_argument("--questions", type=int, default=3)
     parser.add_argument("--smoke", action="store_true", help="quick run: 100 documents, 2 questions")
     args = parser.parse_args(argv)
-    if args.layers is not None and args.model != "minilm":
-        parser.error("--layers needs --model minilm: a static model has no layers")
+    if args.layers is not None and args.model == "static":
+        parser.error("--layers needs a transformer (--model minilm, or your own): a static model has no layers")
 
     docs = [json.loads(line) for line in (DATA / "rag-corpus.jsonl").read_text(encoding="utf-8").splitlines()]
     questions = [json.loads(line) for line in (DATA / "rag-questions.jsonl").read_text(encoding="utf-8").splitlines()]
@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> None:
     indexed = {d["id"] for d in docs}
     questions = [q for q in questions if q["answer_id"] in indexed]
 
-    model = static_model() if args.model == "static" else bundled_transformer()
+    model = model_path(args.model)
     Settings.embed_model = Static2DEmbedding(str(model), layers=args.layers, dims=args.dims, show_progress_bar=True)
     Settings.embed_model.warm_up()  # load the model now, so the timing below is the indexing alone
     folder = tempfile.mkdtemp(prefix="static2d-rag-qdrant-")

@@ -2,6 +2,7 @@
 
     python examples/tradeoff.py                      # STS-B dev, every depth x dims 384..32 -> out/tradeoff.png
     python examples/tradeoff.py --layers 6 3 1 --dims 384 64 --out my.png
+    python examples/tradeoff.py --model path/to/your-model --model minilm   # your models instead, side by side
 
 A thin call of the trade-off tool, `static2d.tradeoff` (also `python -m static2d tradeoff MODEL --data FILE`):
 quality is the Spearman x100 of cosine similarity against the gold scores of STS-B dev (data/sts-dev.csv), every
@@ -13,58 +14,43 @@ model (examples/make_2d_model.py) is drawn beside the plain one when it is built
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # make_2d_model, wherever this is run from
-
 import make_2d_model
 import static2d
-from static2d_testkit import bundled_transformer, distilled_static_model, distilled_static_model_is_built
+from models import minilm, model_path, static_model
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 STATIC_DIMS = 256  # the distilled static model's full size
 
 
-def static_model() -> Path:
-    """The static model distilled from MiniLM: built once (saying what, and how long it takes), then cached."""
-    if distilled_static_model_is_built():
-        return distilled_static_model()
-    began = time.perf_counter()
-    print(
-        "static model: distilling all-MiniLM-L6-v2 with model2vec, once (then cached): every one of its ~30,000 "
-        "tokens through the transformer, then PCA to 256 dims. About 3 min on 2 busy CPU cores (135-200 s measured "
-        "on a 2-core Xeon with AVX-512 under load), less on more cores; model2vec's bar below counts the tokens and "
-        "shows the time left.",
-        flush=True,
-    )
-    quiet_loading()
-    path = distilled_static_model()
-    print(f"static model ready after {time.perf_counter() - began:.0f} s: {path}", flush=True)
-    return path
-
-
-def quiet_loading() -> None:
-    """No per-load progress bar from transformers (its 'Loading weights' bar says nothing here)."""
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.disable_progress_bar()
-
-
-def run(
-    layers: list[int] | None, dims: list[int] | None, limit: int | None, backend: str
-) -> list[tuple[str, static2d.Tradeoff]]:
-    """The grid of each model: MiniLM, its 2D-trained copy (if built), and the static model (dims only)."""
-    models = [("all-MiniLM-L6-v2", bundled_transformer(), layers)]
+def default_models(layers: list[int] | None) -> list[tuple[str, str | Path, list[int] | None]]:
+    """MiniLM, its 2D-trained copy (if built), and the static model (dims only)."""
+    models: list[tuple[str, str | Path, list[int] | None]] = [("all-MiniLM-L6-v2", minilm(), layers)]
     trained = make_2d_model.model_dir()
     if (trained / "modules.json").is_file():
         models.append(("all-MiniLM-L6-v2, 2D-trained", trained, layers))
     else:
         print(f"(no 2D-trained model at {trained}: `nox -s demo -- --train-2d` builds it, ~5 min on 2 idle cores)")
     models.append(("static (distilled)", static_model(), None))
+    return models
+
+
+def run(
+    layers: list[int] | None,
+    dims: list[int] | None,
+    limit: int | None,
+    backend: str,
+    models: list[str] | None = None,
+) -> list[tuple[str, static2d.Tradeoff]]:
+    """The grid of each model: `models` (names or paths, as `--model` takes them), else the default three."""
+    if models:  # your own: each at its own depths and dims unless --layers / --dims say otherwise
+        chosen = [(name, model_path(name), None if name == "static" else layers) for name in models]
+    else:
+        chosen = default_models(layers)
     results = []
-    for name, path, depths in models:
+    for name, path, depths in chosen:
         began = time.perf_counter()
         print(f"\n--- {name}: every text once for the whole grid, then the depths timed, interleaved", flush=True)
         sizes = dims if dims is None or depths is not None else [min(d, STATIC_DIMS) for d in dims]
@@ -77,14 +63,22 @@ def run(
 
 def main(argv: list[str] | None = None) -> list[static2d.Tradeoff]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--layers", type=int, nargs="+", help="MiniLM depths, 1-6 (default: all six)")
+    parser.add_argument(
+        "--model",
+        action="append",
+        help='a model to draw (repeat for several): "static", "minilm", or a model folder / hub id (default: MiniLM, '
+        "its 2D-trained copy once built, and the static model)",
+    )
+    parser.add_argument("--layers", type=int, nargs="+", help="transformer depths (default: all; MiniLM has six)")
     parser.add_argument("--dims", type=int, nargs="+", help="dims kept (default: 384 256 128 64 32)")
     parser.add_argument("--backend", choices=["auto", "torch", "onnx"], default="auto", help="MiniLM runtime")
     parser.add_argument("--out", type=Path, help="heatmap path (default out/tradeoff.png; --smoke: -smoke.png)")
     parser.add_argument("--smoke", action="store_true", help="quick run: layers 6 and 1, dims 384 and 32, 100 pairs")
     args = parser.parse_args(argv)
     layers, dims, limit = ([6, 1], [384, 32], 100) if args.smoke else (args.layers, args.dims, None)
-    results = run(layers, dims, limit, args.backend)
+    if args.model:  # models of your own: the grid they have, unless you chose one
+        layers, dims = args.layers, args.dims
+    results = run(layers, dims, limit, args.backend, args.model)
     out = args.out or Path("out/tradeoff-smoke.png" if args.smoke else "out/tradeoff.png")
     title = "STS-B dev: quality (Spearman x100, and % of full-size quality), speed and size per (layers, dims)"
     names, grids = [name for name, _ in results], [grid for _, grid in results]

@@ -54,6 +54,26 @@ def assert_threads_match_serial(enc: static2d.Encoder, texts: list[str], atol: f
         np.testing.assert_allclose(out, np.roll(serial, -k, axis=0), rtol=0, atol=atol)
 
 
+_RUN_ONNX_CACHE: list[Path] = []
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Note the run's ONNX cache (the test kit's plugin or nox names it) before any test points it elsewhere."""
+    del session
+    if os.environ.get("STATIC2D_ONNX_CACHE"):
+        _RUN_ONNX_CACHE.append(Path(os.environ["STATIC2D_ONNX_CACHE"]))
+
+
+@pytest.fixture
+def run_onnx_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The run's own ONNX cache, for a test of the bundled MiniLM in a module (or test) that otherwise keeps a fresh
+    one: MiniLM's cut graphs (a slow export each) are then built once per run, shared by every module and nox
+    session. Tests that count exports or cache entries keep their fresh cache."""
+    folder = _RUN_ONNX_CACHE[0] if _RUN_ONNX_CACHE else tmp_path_factory.getbasetemp() / "run-onnx-cache"
+    with onnx_cache_at(folder):
+        yield folder
+
+
 @contextlib.contextmanager
 def onnx_cache_at(folder: Path) -> Iterator[Path]:
     """STATIC2D_ONNX_CACHE set to `folder`, and no loaded model kept, inside the block (restored after it)."""

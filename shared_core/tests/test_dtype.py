@@ -14,15 +14,15 @@ import static2d
 from conftest import REPO, TEXTS, onnx_cache_at, spearman_x100, sts_dev
 from static2d._fingerprint import HASHED, fingerprint_of
 from static2d.adapters import peer_option_message
-from static2d_testkit import bundled_transformer, make_static_model, make_tiny_transformer
+from static2d_testkit import bundled_transformer, make_static_model, tiny_transformer
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("sentence_transformers")
 
 
 @pytest.fixture(scope="module")
-def bert(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_tiny_transformer(tmp_path_factory.mktemp("tf") / "bert", "bert")
+def bert() -> Path:
+    return tiny_transformer("bert")
 
 
 def _anchor(layers: int, dims: int) -> float:

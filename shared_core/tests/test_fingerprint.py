@@ -171,9 +171,9 @@ def test_check_refuses_metadata_without_a_fingerprint_and_wrong_types(static_pat
 
 
 def test_transformer_layers_change_it(tiny_dir: Path):
-    from static2d_testkit import make_tiny_transformer
+    from static2d_testkit import tiny_transformer
 
-    path = make_tiny_transformer(tiny_dir / "fp-bert", "bert", layers=4)
+    path = tiny_transformer("bert", layers=4, name="fp-bert")
     stored = static2d.load(path, layers=2, backend="torch").describe()
     assert stored["layers"] == "2"
     full = static2d.load(path, backend="torch")

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import static2d
 from conftest import TEXTS, sts_dev
-from static2d_testkit import TRANSFORMER_FAMILIES, bundled_transformer, make_static_model, make_tiny_transformer
+from static2d_testkit import TRANSFORMER_FAMILIES, bundled_transformer, make_static_model, tiny_transformer
 from test_onnx import _with_dense, _with_pooling, onnx_cache  # noqa: F401 - onnx_cache: a fresh ONNX cache here too
 
 ATOL = 1e-4
@@ -22,15 +22,15 @@ def _needs_torch() -> None:
 
 
 @pytest.fixture(scope="module", params=TRANSFORMER_FAMILIES)
-def family_model(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def family_model(request: pytest.FixtureRequest) -> Path:
     _needs_torch()
-    return make_tiny_transformer(tmp_path_factory.mktemp("tf") / request.param, request.param)
+    return tiny_transformer(request.param)
 
 
 @pytest.fixture(scope="module")
-def bert(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def bert() -> Path:
     _needs_torch()
-    return make_tiny_transformer(tmp_path_factory.mktemp("tf") / "bert", "bert")
+    return tiny_transformer("bert")
 
 
 def assert_grid_matches_cut_encoders(
@@ -66,6 +66,7 @@ def test_each_family_matches_cut_encoders(family_model: Path, backend: str) -> N
 
 
 @pytest.mark.slow
+@pytest.mark.usefixtures("run_onnx_cache")
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_minilm_matches_cut_encoders(backend: str) -> None:
     texts = TEXTS + sts_dev()[0][:64]

@@ -19,7 +19,7 @@ from static2d._choice import choose
 from static2d._onnx import cache as _onnx_cache
 from static2d._onnx import load as _onnx_load
 from static2d._onnx.runtime import OnnxUnsupportedError
-from static2d_testkit import TRANSFORMER_FAMILIES, bundled_transformer, make_tiny_transformer
+from static2d_testkit import TRANSFORMER_FAMILIES, bundled_transformer, make_tiny_transformer, tiny_transformer
 
 pytest.importorskip("onnxruntime")
 
@@ -40,15 +40,15 @@ def _needs_export_tools() -> None:
 
 
 @pytest.fixture(scope="module", params=TRANSFORMER_FAMILIES)
-def family_model(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
+def family_model(request: pytest.FixtureRequest) -> tuple[str, Path]:
     _needs_export_tools()
-    return request.param, make_tiny_transformer(tmp_path_factory.mktemp("tf") / request.param, request.param)
+    return request.param, tiny_transformer(request.param)
 
 
 @pytest.fixture(scope="module")
-def bert(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def bert() -> Path:
     _needs_export_tools()
-    return make_tiny_transformer(tmp_path_factory.mktemp("tf") / "bert", "bert")
+    return tiny_transformer("bert")
 
 
 def _pair(path: Path, **options: object) -> tuple[static2d.Encoder, static2d.Encoder]:
@@ -96,6 +96,7 @@ def test_prompts_match_torch(family_model: tuple[str, Path]) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.usefixtures("run_onnx_cache")
 @pytest.mark.parametrize(("layers", "dims"), [(6, 384), (5, 256), (3, 128), (1, 32)])
 def test_minilm_matches_torch(layers: int, dims: int) -> None:
     _needs_export_tools()
@@ -107,6 +108,7 @@ def test_minilm_matches_torch(layers: int, dims: int) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.usefixtures("run_onnx_cache")
 def test_minilm_unnormalized_and_prompted_match_torch() -> None:
     _needs_export_tools()
     onnx, torch_ = _pair(bundled_transformer(), layers=3, dims=100, normalize=False, query_prompt="search: ")

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import static2d
 from conftest import TEXTS, CountedTokie, sts_dev
-from static2d_testkit import TRANSFORMER_FAMILIES, bundled_transformer, make_tiny_transformer
+from static2d_testkit import TRANSFORMER_FAMILIES, bundled_transformer, tiny_transformer
 from static2d_testkit.multilingual import multilingual_texts
 
 torch = pytest.importorskip("torch")
@@ -25,13 +25,13 @@ from static2d._torch.pipeline import Prefetcher, cut  # noqa: E402 - needs torch
 
 
 @pytest.fixture(scope="module", params=TRANSFORMER_FAMILIES)
-def family_model(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_tiny_transformer(tmp_path_factory.mktemp("tf") / request.param, request.param)
+def family_model(request: pytest.FixtureRequest) -> Path:
+    return tiny_transformer(request.param)
 
 
 @pytest.fixture(scope="module")
-def bert(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_tiny_transformer(tmp_path_factory.mktemp("tf") / "bert", "bert")
+def bert() -> Path:
+    return tiny_transformer("bert")
 
 
 def _texts(n: int) -> list[str]:

@@ -10,17 +10,17 @@ import pytest
 import static2d
 from conftest import TEXTS, spearman_x100, sts_dev
 from static2d._onnx.quantize import METHODS, cpu_kind
-from static2d_testkit import bundled_transformer, make_static_model, make_tiny_transformer
+from static2d_testkit import bundled_transformer, make_static_model, tiny_transformer
 from test_onnx import onnx_cache  # noqa: F401 - a fresh ONNX cache for this module too
 
 pytest.importorskip("onnxruntime")
 
 
 @pytest.fixture(scope="module")
-def bert(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def bert() -> Path:
     for module in ("torch", "sentence_transformers", "onnx"):
         pytest.importorskip(module)
-    return make_tiny_transformer(tmp_path_factory.mktemp("tf") / "bert", "bert", hidden=64)
+    return tiny_transformer("bert", hidden=64)
 
 
 def _entries() -> list[dict[str, object]]:
@@ -80,6 +80,7 @@ def test_quantize_anywhere_but_onnx_is_refused(bert: Path, tmp_path: Path) -> No
 
 
 @pytest.mark.slow
+@pytest.mark.usefixtures("run_onnx_cache")
 def test_minilm_int8_keeps_sts_within_half_a_point() -> None:
     s1, s2, gold = sts_dev()
     scores, vectors = {}, {}

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 import static2d
 from conftest import add_dense_module, onnx_cache_at
-from static2d_testkit import bundled_transformer, make_static_model, make_tiny_transformer
+from static2d_testkit import bundled_transformer, make_static_model, tiny_transformer
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("sentence_transformers")
@@ -36,8 +36,8 @@ def onnx_cache(tmp_path: Path) -> Iterator[Path]:
 
 
 @pytest.fixture(scope="module")
-def bert(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_tiny_transformer(tmp_path_factory.mktemp("bert") / "bert", "bert", layers=2)
+def bert() -> Path:
+    return tiny_transformer("bert", layers=2)
 
 
 def linked_copy(src: Path, dst: Path, *, copy: tuple[str, ...] = ()) -> Path:

@@ -325,6 +325,62 @@ def test_png_heatmap_side_by_side_with_a_static_model(
         static2d.plot_tradeoff(static, tmp_path / "grid.png")  # type: ignore[arg-type]
 
 
+def _grid(model: str, quality: dict[tuple[int | None, int], float]) -> static2d.Tradeoff:
+    layers = sorted({n for n, _ in quality}, key=lambda n: -1 if n is None else -n)
+    dims = sorted({d for _, d in quality}, reverse=True)
+    return static2d.Tradeoff(
+        model=model,
+        kind="static" if layers == [None] else "transformer",
+        backend="static",
+        data=str(STS),
+        metric="spearman",
+        n_pairs=10,
+        n_texts=20,
+        layers=layers,
+        dims=dims,
+        quality=quality,
+        speed=dict.fromkeys(layers, 1000.0),
+        machine="test machine",
+    )
+
+
+def test_heatmap_colour_scale_starts_at_a_stated_floor_the_same_in_every_panel(tmp_path: Path) -> None:
+    """A static model whose cells span 65-70 (93%-100%) is coloured near the top, not from bottom to top."""
+    pytest.importorskip("matplotlib")
+    from static2d._tradeoff.plot import FLOOR_SHARE, colour_scale, figure
+
+    static = _grid("static", {(None, 256): 70.0, (None, 128): 68.0, (None, 64): 65.0})
+    norm, text = colour_scale([static])
+    assert norm.vmin == pytest.approx(FLOOR_SHARE * 70.0)
+    assert norm.vmax == pytest.approx(70.0)
+    assert norm(65.0) > 0.8  # 93% of full quality: near the top of the scale, not its bottom
+    assert text == "colour scale from 35.00 (50% of the best full-size quality) to 70.00"
+
+    deep = _grid("deep", {(6, 384): 80.0, (6, 64): 76.0, (1, 384): 30.0, (1, 64): 20.0})
+    norm, text = colour_scale([static, deep])
+    assert norm.vmin == pytest.approx(40.0)  # half the best full-size quality of all the panels
+    assert norm.vmax == pytest.approx(80.0)
+    fig = figure([static, deep])
+    try:
+        images = [ax.images[0] for ax in fig.axes if ax.images]
+        assert len(images) == 2
+        assert {(im.norm.vmin, im.norm.vmax) for im in images} == {(norm.vmin, norm.vmax)}  # one scale
+        assert "colour scale from 40.00 (50% of the best full-size quality) to 80.00, the same in every panel" in (
+            fig.get_suptitle()
+        )
+        assert fig.axes[-1].get_ylabel() == "quality x100 (from 40.00)"  # the colour bar
+    finally:
+        import matplotlib.pyplot as plt
+
+        plt.close(fig)
+
+    # no positive full-size quality (a useless model): the scale starts at 0 or below, still stated
+    broken = _grid("broken", {(None, 64): -5.0, (None, 32): 2.0})
+    norm, text = colour_scale([broken])
+    assert norm.vmin == pytest.approx(-5.0)
+    assert text == "colour scale from -5.00 to 2.00"
+
+
 def test_png_without_matplotlib_names_the_extra(
     tiny_static: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

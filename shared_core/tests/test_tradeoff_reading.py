@@ -11,7 +11,8 @@ import static2d
 from static2d._model.hub import display_name
 from static2d._tradeoff import run as tradeoff_run
 from static2d._tradeoff.plot import figure
-from static2d_testkit import bundled_transformer, make_static_model, make_tiny_transformer
+from static2d_testkit import bundled_transformer, make_static_model
+from static2d_testkit import tiny_transformer as cached_transformer
 
 STS = Path(__file__).resolve().parents[2] / "data" / "sts-dev.csv"
 
@@ -22,8 +23,8 @@ def tiny_static(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def tiny_transformer(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_tiny_transformer(tmp_path_factory.mktemp("bert") / "bert-4", "bert", layers=4)
+def tiny_transformer() -> Path:
+    return cached_transformer("bert", layers=4, name="bert-4")
 
 
 @pytest.fixture(scope="module")

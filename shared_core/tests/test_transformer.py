@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import static2d
 from conftest import TEXTS, assert_threads_match_serial
-from static2d_testkit import TRANSFORMER_FAMILIES, make_tiny_transformer
+from static2d_testkit import TRANSFORMER_FAMILIES, tiny_transformer
 
 torch = pytest.importorskip("torch")
 st = pytest.importorskip("sentence_transformers")
@@ -26,8 +26,8 @@ LAYER_ATTR = {
 
 
 @pytest.fixture(scope="module", params=TRANSFORMER_FAMILIES)
-def family_model(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
-    return request.param, make_tiny_transformer(tmp_path_factory.mktemp("tf") / request.param, request.param)
+def family_model(request: pytest.FixtureRequest) -> tuple[str, Path]:
+    return request.param, tiny_transformer(request.param)
 
 
 def _reference(path: Path, family: str, layers: int, dims: int, texts: list[str], prompt: str = "") -> np.ndarray:

@@ -307,9 +307,9 @@ def test_transformer_embedding_dim_before_loading(dims: int | None, expected: in
 
 @pytest.fixture(scope="module")
 def bert(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from static2d_testkit import make_tiny_transformer
+    from static2d_testkit import tiny_transformer
 
-    return make_tiny_transformer(tmp_path_factory.mktemp("bert") / "bert", "bert", layers=4)
+    return tiny_transformer("bert", layers=4)
 
 
 @pytest.mark.parametrize("n", [2, 40, 5000])  # text by text, block pooling, tokenized in helper threads
@@ -353,6 +353,7 @@ def test_cuda_without_cuda_is_refused_when_the_encoder_is_made(bert: Path, devic
         static2d.load(bert, device=device, lazy=True)
 
 
+@pytest.mark.usefixtures("run_onnx_cache")
 def test_max_length_beyond_the_positions_is_refused() -> None:
     with pytest.raises(
         ValueError,
@@ -366,9 +367,9 @@ def test_max_length_beyond_the_positions_is_refused() -> None:
 
 
 def test_max_length_of_a_roberta_family_model_leaves_out_the_padding_offset(tmp_path: Path) -> None:
-    from static2d_testkit import make_tiny_transformer
+    from static2d_testkit import tiny_transformer
 
-    path = make_tiny_transformer(tmp_path / "xlmr", "xlm-roberta", layers=2)  # 514 positions, 512 usable
+    path = tiny_transformer("xlm-roberta", layers=2, name="xlmr")  # 514 positions, 512 usable
     with pytest.raises(ValueError, match=r"from 1 to 512"):
         static2d.load(path, max_length=513, lazy=True)
     assert static2d.load(path, max_length=512, backend="torch").encode(["word " * 2000]).shape == (1, 32)

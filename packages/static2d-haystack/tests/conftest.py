@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import atexit
 import os
-
-# Before haystack is imported: tests never send telemetry (nor open a socket for it).
-os.environ.setdefault("HAYSTACK_TELEMETRY_ENABLED", "False")
-
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
 from static2d_testkit import bundled_transformer, distilled_static_model, make_static_model
+
+# Before haystack is imported: tests never send telemetry (nor open a socket for it), and Haystack's own files
+# (its telemetry config, a failed pipeline's snapshot: ~/.haystack) go to a home folder of the run's own, removed at
+# exit, not into the home of whoever runs pytest (nox gives its run a home of its own as well).
+REAL_HOME = os.path.expanduser("~")
+os.environ["HAYSTACK_TELEMETRY_ENABLED"] = "False"
+_HOME = tempfile.mkdtemp(prefix="static2d-haystack-home-")
+atexit.register(shutil.rmtree, _HOME, ignore_errors=True)
+os.environ["HOME"] = _HOME
 
 
 @pytest.fixture(scope="session")

@@ -162,7 +162,7 @@ def check_fingerprint(stored: str | Mapping[str, object], encoder: Described) ->
     Example:
         >>> import static2d
         >>> enc = static2d.load("sentence-transformers/static-retrieval-mrl-en-v1", dims=256)  # doctest: +SKIP
-        >>> metadata = enc.describe()  # saved with the collection when indexing
+        >>> metadata = enc.describe()  # saved with the collection when indexing  # doctest: +SKIP
         >>> static2d.check_fingerprint(metadata, enc)  # later, before querying: passes  # doctest: +SKIP
     """
     describe = getattr(encoder, "describe", None)

@@ -92,7 +92,7 @@ def quantize(
 
     Example:
         >>> quantize(np.array([[0.5, -0.5, 0, 1, 1, 1, 1, 1, 1]], dtype=np.float32), "ubinary", None)
-        array([[159,   0]], dtype=uint8)
+        array([[159, 128]], dtype=uint8)
     """
     if precision == "float32":
         return embeddings

@@ -8,6 +8,7 @@ could write to at a temporary folder.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -159,13 +160,9 @@ def bert_files(folder: str | os.PathLike[str]) -> Path:
 
 
 def _st_modules() -> tuple[Any, Any, Any, Any]:
-    """sentence-transformers' Normalize, Pooling, Transformer and StaticEmbedding, wherever this version has them."""
-    import importlib
+    """sentence-transformers' Normalize, Pooling, Transformer and StaticEmbedding modules."""
+    from sentence_transformers.sentence_transformer import modules
 
-    try:
-        modules = importlib.import_module("sentence_transformers.sentence_transformer.modules")
-    except ImportError:  # sentence-transformers < 6
-        modules = importlib.import_module("sentence_transformers.models")
     return modules.Normalize, modules.Pooling, modules.Transformer, modules.StaticEmbedding
 
 
@@ -294,7 +291,37 @@ def make_tiny_transformer(
     model.save_pretrained(str(hf_dir), safe_serialization=True)
     tokenizer.save_pretrained(str(hf_dir))
     module = Transformer(str(hf_dir), max_seq_length=128)
-    dim = (getattr(module, "get_embedding_dimension", None) or module.get_word_embedding_dimension)()
-    SentenceTransformer(modules=[module, Pooling(dim, "mean"), Normalize()], device="cpu").save(str(out))
+    pooling = Pooling(module.get_embedding_dimension(), "mean")
+    SentenceTransformer(modules=[module, pooling, Normalize()], device="cpu").save(str(out))
     shutil.rmtree(hf_dir, ignore_errors=True)
     return out
+
+
+def tiny_transformer(
+    family: str = "bert", *, layers: int = 4, hidden: int = 32, seed: int = 0, name: str | None = None
+) -> Path:
+    """`make_tiny_transformer(...)`, built once and kept in `cache_root()`, in a folder named `name` (or `family`).
+
+    Every test module and nox session asking for the same model gets the same folder. Read-only: a test that changes
+    a model's files changes a copy. Named for the versions that build it (the same seed gives the same weights only
+    with the same torch).
+    """
+    import sentence_transformers
+    import torch
+    import transformers
+
+    versions = f"{torch.__version__}|{transformers.__version__}|{sentence_transformers.__version__}"
+    stamp = hashlib.sha256(f"{versions}|{family}|{layers}|{hidden}|{seed}".encode()).hexdigest()[:12]
+    home = cache_root() / f"tiny-{family}-L{layers}-H{hidden}-s{seed}-{stamp}"
+    target = home / (name or family)
+    if (target / "modules.json").is_file():
+        return target
+    home.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=home, prefix=".building-"))
+    try:
+        make_tiny_transformer(tmp / "model", family, layers=layers, hidden=hidden, seed=seed)
+        with contextlib.suppress(OSError):  # another process won the race; its model is the same
+            (tmp / "model").rename(target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return target

@@ -167,12 +167,12 @@ class TokieTokenizer:
 
 
 class SentenceTransformersTokenizer:
-    """sentence-transformers' own preprocessing (`preprocess`, or `tokenize` before version 6), unpadded again."""
+    """sentence-transformers' own preprocessing (`preprocess`), unpadded again."""
 
     name = "sentence-transformers"
 
     def __init__(self, model: Any, *, type_ids: bool) -> None:  # noqa: ANN401 - a SentenceTransformer
-        self._preprocess: Callable[[list[str]], dict[str, Any]] = getattr(model, "preprocess", None) or model.tokenize
+        self._preprocess: Callable[[list[str]], dict[str, Any]] = model.preprocess
         self._type_ids = type_ids
 
     def features(self, texts: Sequence[str]) -> dict[str, Any]:

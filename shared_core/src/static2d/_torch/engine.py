@@ -98,8 +98,7 @@ class TorchEngine:
         if description.max_layers is not None and layers < description.max_layers:
             truncate_layers(self.auto_model, layers)
         self.layers: int | None = layers
-        get_dim = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
-        self.max_dims = int(get_dim() or description.max_dims or 0)
+        self.max_dims = int(self.model.get_embedding_dimension() or description.max_dims or 0)
         self.max_length = self.model.max_seq_length
         self.head = list(self.model)[1:]  # Pooling, Dense, Normalize, ... as saved
         self._include_prompt = all(getattr(m, "include_prompt", True) for m in self.head)
@@ -280,14 +279,9 @@ class TorchEngine:
         return 0 if self._include_prompt else self._prompt_length(prompt)
 
     def _count_prompt(self, prompt: str) -> int:
-        """The prompt's tokens as sentence-transformers counts them.
-
-        Its Transformer module's own count (version 6), else the prompt's ids less the trailing special token.
-        """
-        count = getattr(self.model[0], "_get_prompt_length", None)
-        if count is not None:
-            return int(count(prompt) or 0)
-        return int(self.model.tokenize([prompt])["input_ids"].shape[-1]) - 1
+        """The prompt's tokens as sentence-transformers' Transformer module counts them."""
+        transformer: Any = self.model[0]
+        return int(transformer._get_prompt_length(prompt) or 0)
 
     def _plain_masks(self) -> tuple[bool, bool]:
         """What the transformer gives the 2-D mask's output for: (a (rows, 1, 1, width) boolean mask, no mask).

@@ -14,6 +14,10 @@ import numpy as np
 from static2d._extras import install_hint
 from static2d._tradeoff.data import METRIC_SHORT
 
+FLOOR_SHARE = 0.5
+"""The colour scale starts at this share of the best full-size quality among the panels (cells below it take the
+floor's colour): a cell at 93% of full quality must not look like a collapse because the scale spans 65-70."""
+
 
 def fmt(value: float) -> str:
     """A quality x100 with two decimals ("n/a" for NaN)."""
@@ -152,7 +156,8 @@ def plot(
 ) -> Path:
     """Draw one or more trade-off grids side by side to a PNG: quality per cell, sentences/s per depth.
 
-    Every panel shares one colour scale, one dims axis and one speed axis, so models compare at a glance: a dims
+    Every panel shares one colour scale (from a stated floor, half the best full-size quality, to the best cell:
+    see `colour_scale`), one dims axis and one speed axis, so models compare at a glance: a dims
     a model does not have is "n/a", and a bar's length means the same speed in every panel (on a log scale when
     the speeds span more than 30x). Each cell shows its quality and its share of that model's full-size
     quality; beside each grid, a bar per depth gives the speed in sentences/s. Each panel is titled with
@@ -185,11 +190,8 @@ def plot(
 def figure(results: Sequence[Grid], *, title: str | None = None, names: Sequence[str] | None = None) -> Any:  # noqa: ANN401
     """The matplotlib figure `plot` saves (checked arguments): one heatmap and speed panel per result."""
     plt = import_pyplot()
-    from matplotlib.colors import Normalize
-
     columns = sorted({d for r in results for d in r.dims}, reverse=True)
-    values = [v for r in results for v in r.quality.values() if not math.isnan(v)]
-    norm = Normalize(vmin=min(values, default=0.0), vmax=max(values, default=1.0) + 1e-9)
+    norm, scale = colour_scale(results)
     cmap = plt.get_cmap("viridis")
     rows = max(len(r.layers) for r in results)
     fig, axes = plt.subplots(
@@ -208,6 +210,28 @@ def figure(results: Sequence[Grid], *, title: str | None = None, names: Sequence
         image = _panel(*axes_k, result, name, columns=columns, cmap=cmap, norm=norm, speed=speed)
     data = Path(results[0].data).name
     heading = title or f"Quality, speed and size per (layers, dims) on {data}"
-    fig.suptitle(f"{heading}\n{results[0].machine}", fontsize=10)
-    fig.colorbar(image, cax=axes[0, -1], label="quality x100")
+    fig.suptitle(f"{heading}\n{results[0].machine}\n{scale}", fontsize=10)
+    below = any(v < norm.vmin for r in results for v in r.quality.values() if not math.isnan(v))
+    label = f"quality x100 (from {fmt(norm.vmin)})"
+    fig.colorbar(image, cax=axes[0, -1], label=label, extend="min" if below else "neither")
     return fig
+
+
+def colour_scale(results: Sequence[Grid]) -> tuple[Any, str]:
+    """The one colour scale of every panel, and how the figure's title states it.
+
+    It runs from a stated floor, `FLOOR_SHARE` of the best full-size quality among the results (0 where that is not
+    positive), to the best quality of any cell: a cell's colour shows its distance from full quality on a scale
+    that starts well below it, not the spread of one grid's values.
+    """
+    from matplotlib.colors import Normalize
+
+    values = [v for r in results for v in r.quality.values() if not math.isnan(v)]
+    fulls = [r.full.quality for r in results if not math.isnan(r.full.quality)]
+    best = max(fulls, default=0.0)
+    floor = FLOOR_SHARE * best if best > 0 else min([0.0, *values])
+    top = max([*values, floor + 1.0])
+    share = f" ({FLOOR_SHARE:.0%} of the best full-size quality)" if best > 0 else ""
+    every = ", the same in every panel" if len(results) > 1 else ""
+    text = f"colour scale from {fmt(floor)}{share} to {fmt(top)}{every}"
+    return Normalize(vmin=floor, vmax=top + 1e-9), text
