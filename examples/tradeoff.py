@@ -32,7 +32,7 @@ def default_models(layers: list[int] | None) -> list[tuple[str, str | Path, list
     if (trained / "modules.json").is_file():
         models.append(("all-MiniLM-L6-v2, 2D-trained", trained, layers))
     else:
-        print(f"(no 2D-trained model at {trained}: `nox -s demo -- --train-2d` builds it, ~5 min on 2 idle cores)")
+        print(f"(no 2D-trained model at {trained}: `nox -s demo -- --train-2d` builds it once, see docs/usage.md)")
     models.append(("static (distilled)", static_model(), None))
     return models
 
