@@ -16,8 +16,8 @@ import pytest
 import static2d
 from conftest import TEXTS, assert_threads_match_serial, onnx_cache_at, sts_dev
 from static2d._choice import choose
+from static2d._export import onnx as _onnx_export
 from static2d._onnx import cache as _onnx_cache
-from static2d._onnx import load as _onnx_load
 from static2d._onnx.runtime import OnnxUnsupportedError
 from static2d_testkit import TRANSFORMER_FAMILIES, bundled_transformer, make_tiny_transformer, tiny_transformer
 
@@ -59,13 +59,13 @@ def _pair(path: Path, **options: object) -> tuple[static2d.Encoder, static2d.Enc
 
 def _export_spy(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     calls: list[int] = []
-    real = _onnx_load.export
+    real = _onnx_export.export
 
     def spy(*args: object, **kwargs: object) -> list[str]:
         calls.append(1)
         return real(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(_onnx_load, "export", spy)
+    monkeypatch.setattr(_onnx_export, "export", spy)
     return calls
 
 
@@ -229,13 +229,14 @@ def test_onnx_runs_on_the_cpu_or_cuda_only(bert: Path, monkeypatch: pytest.Monke
     assert choose(replace(options, device="cuda"), description, 2) == "torch"  # auto: a GPU is torch's
 
 
-def test_static_models_ignore_backend(tmp_path: Path) -> None:
+@pytest.mark.parametrize("backend", ["onnx", "torch"])
+def test_static_models_refuse_a_backend(tmp_path: Path, backend: str) -> None:
     from static2d_testkit import make_static_model
 
     path = make_static_model(tmp_path / "static")
-    np.testing.assert_array_equal(
-        static2d.load(path, backend="onnx").encode(TEXTS), static2d.load(path, backend="torch").encode(TEXTS)
-    )
+    with pytest.raises(ValueError, match=rf"backend='{backend}' was given, but .* is a static embedding model"):
+        static2d.load(path, backend=backend)
+    assert static2d.load(path, backend="auto").backend == "numpy"
 
 
 def test_auto_picks_onnx_here(bert: Path) -> None:

@@ -142,10 +142,10 @@ def test_tokie_keeps_to_the_thread_limit_in_the_torch_engine(bert: Path, monkeyp
 
 
 def test_tokie_is_not_used_where_it_disagrees_on_one_probe(bert: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A tokie that gets one pair of ASCII characters wrong (only the static engine's pair probes hold "|}") is
+    """A tokie that gets one pair of ASCII characters wrong (only the pair probes hold "|}") is
     refused at load: Hugging Face tokenizes every text."""
     pytest.importorskip("tokie")
-    from static2d._torch import tokens
+    from static2d._tokens import transformer as tokens
 
     class OnePairWrong:
         def __init__(self, fast: Any) -> None:
