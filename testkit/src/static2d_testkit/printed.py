@@ -76,11 +76,27 @@ ONE_PROCESS = (
 )
 
 
-def no_extra(dist: str) -> str:
-    """The last line printed where a transformer is loaded without the `transformers` extra of package `dist`."""
+# What the install hint adds where the extra would bring PyPI's CUDA torch onto a machine without a GPU.
+CPU_TORCH = (
+    " --extra-index-url https://download.pytorch.org/whl/cpu (no NVIDIA GPU is visible here: that index gives "
+    "torch's CPU build, not PyPI's CUDA build with several GB of NVIDIA libraries; pip keeps a torch already installed)"
+)
+
+
+def no_extra(dist: str, cpu: bool | None = None) -> str:
+    """The last line printed where a transformer is loaded without the `transformers` extra of package `dist`.
+
+    `cpu`: whether the hint names PyTorch's CPU index (None: as it does on this machine, where torch is installed
+    or not, with a GPU visible or not).
+    """
+    if cpu is None:
+        from static2d._extras import wants_cpu_torch
+
+        cpu = wants_cpu_torch("transformers")
     return (
         "ImportError: This model is a transformer; running it needs torch and sentence-transformers, which are not "
-        f"installed. Install the extra: pip install '{dist}[transformers]' (static models need neither)."
+        f"installed. Install the extra: pip install '{dist}[transformers]'{CPU_TORCH if cpu else ''} (static models "
+        "need neither)."
     )
 
 
