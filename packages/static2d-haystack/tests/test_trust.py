@@ -93,6 +93,7 @@ def test_a_model_static2d_refuses_is_refused_through_the_adapter(tmp_path, how):
 NOT_HERE = ["mps", "xpu", "cuda", "cuda:1"]  # the device types Haystack's ComponentDevice has, but the CPU
 
 
+@pytest.mark.slow  # the real all-MiniLM-L6-v2
 @pytest.mark.parametrize("cls", COMPONENTS)
 @pytest.mark.parametrize("backend", ["auto", "onnx"])
 @pytest.mark.parametrize("device", NOT_HERE)

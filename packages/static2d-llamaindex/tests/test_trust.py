@@ -180,6 +180,7 @@ def test_a_model_static2d_refuses_is_refused_through_the_adapter(tmp_path, how):
 NOT_HERE = ["npu", "xla", "ipu", "maia", "hpu", "privateuseone", "meta", "meta:0", "mps", "xpu", "cuda", "cuda:1"]
 
 
+@pytest.mark.slow  # the real all-MiniLM-L6-v2
 @pytest.mark.parametrize("backend", ["auto", "onnx"])
 @pytest.mark.parametrize("device", NOT_HERE)
 def test_a_device_this_machine_cannot_use_is_refused_when_made(minilm, device, backend):
