@@ -263,7 +263,7 @@ class Encoder:
             dtype=self.dtype,
             device=loaded.engine.device,
             backend=loaded.engine.runtime,
-            kernel=getattr(loaded.engine, "kernel", "none"),
+            kernel=loaded.engine.kernel,
         )
 
     def __repr__(self) -> str:
@@ -550,7 +550,7 @@ def _load(o: Options, description: ModelDescription | None) -> _Loaded:
     engine = _engines.load_engine(o, description)
     max_dims = description.max_dims
     if max_dims is None:  # configs that do not say (checked now, against the loaded model)
-        max_dims = int(getattr(engine, "max_dims", 0))
+        max_dims = engine.max_dims
         check_size(o.dims, "dims", max_dims)
     return _Loaded(engine, description, o, max_dims)
 

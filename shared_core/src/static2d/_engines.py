@@ -38,6 +38,11 @@ class Engine(Protocol):
     @property
     def runtime(self) -> Runtime: ...
 
+    @property
+    def kernel(self) -> str:
+        """What pools a static model's tokens: "C" (compiled) or "numpy"; "none" for a transformer."""
+        ...
+
     device: str  # where it runs: "cpu", "cuda:0", ...
     dtype: str  # the precision the model runs in
     default_batch_size: int  # texts per batch where the user gave no batch_size

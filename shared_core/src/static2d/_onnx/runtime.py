@@ -102,6 +102,7 @@ class OnnxEngine:
     device = "cpu"
     dtype = "float32"
     default_batch_size = 32
+    kernel = "none"
 
     def __init__(
         self,

@@ -64,6 +64,7 @@ class TorchEngine:
     kind: Literal["transformer"] = "transformer"
     runtime: Literal["torch"] = "torch"
     default_batch_size = DEFAULT_BATCH_TEXTS
+    kernel = "none"
 
     def __init__(
         self,
