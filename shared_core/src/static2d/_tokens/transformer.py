@@ -245,17 +245,11 @@ def exact_tokenizer(
         except (TypeError, ValueError, RuntimeError, AttributeError):
             continue
         if _same(got, expected):
-            return _with_tokie(model, candidate, reference, probes, expected) or candidate, layout
+            return _with_tokie(candidate, probes, expected) or candidate, layout
     return reference, layout
 
 
-def _with_tokie(
-    model: Any,  # noqa: ANN401 - a SentenceTransformer
-    exact: HuggingFaceTokenizer,
-    reference: SentenceTransformersTokenizer,
-    probes: list[str],
-    expected: Tokens,
-) -> TokieTokenizer | None:
+def _with_tokie(exact: HuggingFaceTokenizer, probes: list[str], expected: Tokens) -> TokieTokenizer | None:
     """`TokieTokenizer` ahead of `exact`, where it is proven; else None.
 
     Proven: sentence-transformers' ids (special tokens and truncation included) on every probe text
