@@ -214,6 +214,68 @@ def family_rows(args: argparse.Namespace, n: int) -> tuple[list[list[object]], l
     return rows, notes
 
 
+def query_rows(args: argparse.Namespace) -> str:
+    """Calls of 1, 10 and 100 texts (the query path): static2d with its kernel and on the numpy path vs model2vec."""
+    import static2d
+    from model2vec import StaticModel
+
+    make = {"english": english, "multilingual": multilingual}
+    rows = []
+    for name, family, kind in (CASES[0], CASES[6]):
+        path = model_paths(family)[0]
+        static2d.clear_cache()
+        ours = static2d.load(path, normalize=False)
+        ours.encode(make[kind](20_000, seed=99))
+        static2d.clear_cache()
+        ours_numpy = static2d.load(path, normalize=False)
+        with_kernel(False, ours_numpy.encode)(make[kind](20_000, seed=99))
+        m2v = StaticModel.from_pretrained(str(path))
+        m2v_encode = keep_tokenizers_parallelism(m2v.encode)
+        for size in (1, 10, 100):
+            calls = (400 if args.quick else 2000) // size
+            rounds = []
+            for r in range(args.rounds):
+                texts = make[kind](calls * size, seed=700 + 10 * size + r)
+                rounds.append([texts[i : i + size] for i in range(0, len(texts), size)])
+
+            def each(fn: Callable[[list[str]], object]) -> Callable[[list[list[str]]], object]:
+                return lambda batches: [fn(b) for b in batches]
+
+            best = timed_rounds(
+                {
+                    "static2d": each(ours.encode),
+                    "numpy": each(with_kernel(False, ours_numpy.encode)),
+                    "model2vec": each(m2v_encode),
+                },
+                rounds,  # type: ignore[arg-type]
+            )
+            rows.append(
+                [
+                    name,
+                    size,
+                    best["static2d"] / calls * 1e6,
+                    best["numpy"] / calls * 1e6,
+                    best["model2vec"] / calls * 1e6,
+                    ratio(best["numpy"] / best["static2d"]),
+                    ratio(best["model2vec"] / best["static2d"]),
+                ]
+            )
+    return table(
+        [
+            "model, text",
+            "texts a call",
+            "static2d µs/call",
+            "numpy path µs/call",
+            "model2vec µs/call",
+            "C vs numpy path",
+            "vs model2vec",
+        ],
+        rows,
+        "the query path: calls of 1, 10 and 100 texts no contender has seen (the word cache warm from one earlier "
+        f"call of 20,000 other texts), best of {args.rounds} interleaved rounds of 2,000 texts a size",
+    )
+
+
 SCALING_CHILD = """
 import json, sys, time
 sys.path.insert(0, {here!r})
@@ -235,7 +297,13 @@ tokens = engine.tokenize(texts)
 pool = min(b.timed_rounds({{"p": lambda _: engine.pool(*tokens, engine.max_dims, {threads})}}, [texts] * 3).values())
 numpy_pool = b.with_kernel(False, lambda _: engine.pool(*tokens, engine.max_dims, {threads}))
 pool_np = min(b.timed_rounds({{"p": numpy_pool}}, [texts] * 3).values())
-print(json.dumps({{"encode": best, "tokenize": tok, "pool": pool, "pool_np": pool_np, "path": engine.tokenizer_path}}))
+fast = getattr(engine, "_fast", None)  # tokie, where the engine uses it: its own call on all its threads
+tokie = None
+if fast is not None:
+    flat = lambda t: fast._tokenizer.encode_batch_flat(t, add_special_tokens=False)
+    tokie = min(b.timed_rounds({{"k": flat}}, [texts] * 3).values())
+print(json.dumps({{
+    "tokie": tokie, "encode": best, "tokenize": tok, "pool": pool, "pool_np": pool_np, "path": engine.tokenizer_path}}))
 """
 
 
@@ -264,6 +332,7 @@ def scaling(args: argparse.Namespace, n: int) -> str:
                     n / result["tokenize"],
                     n / result["pool"],
                     n / result["pool_np"],
+                    "-" if result["tokie"] is None else ratio(result["tokie"] / result["encode"]),
                 ]
             )
         out.append(
@@ -277,10 +346,12 @@ def scaling(args: argparse.Namespace, n: int) -> str:
                     "tokenize alone/s",
                     "pool alone/s",
                     "pool alone, numpy/s",
+                    "end to end vs tokie alone",
                 ],
                 rows,
                 f"thread scaling, {label} ({result['path']}), {n:,} texts a call; static2d._threads.set_limit(k) "
-                "in a fresh process (shares: tokenize alone vs pool alone with k threads)",
+                "in a fresh process (shares: tokenize alone vs pool alone with k threads; tokie alone: its own "
+                "encode_batch_flat on the same texts, on the threads it starts itself)",
             )
         )
     return "\n\n".join(out)
@@ -321,6 +392,8 @@ def run(args: argparse.Namespace) -> str:
             "thread; 'mostly-new words': a fresh model given fresh texts in ten calls (a first pass over a corpus) vs "
             "model2vec on the same calls; 256-dim tables, unnormalized vectors; default settings of each library",
         ),
+        "",
+        query_rows(args),
         "",
         scaling(args, n),
     ]
