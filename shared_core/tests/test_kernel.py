@@ -284,19 +284,29 @@ def test_the_table_of_pieces_finds_each_piece_by_its_bytes() -> None:
     native = kernel.native()
     table = native.Pieces()
     words = [f"w{i}" for i in range(20_000)] + ["", "é", "e\u0301", "日本語", "x" * 100, "x" * 99 + "y"]
-    assert table.look_up(["w1 w2", "é"], True) == (None, ["w1", "w2", "é"], [False, False, False])
+    nothing = np.zeros(0, np.int64).tobytes()
+    pending = np.array([0, 1], np.int64).tobytes()  # both texts have a piece not found: no ids for them
+    found = table.look_up(["w1 w2", "é"], True)
+    assert found == (nothing, bytes(16), nothing, pending, ["w1", "w2", "é"], [False, False, False])
     ids = np.arange(len(words), dtype=np.int64) * 3
     lengths = np.ones(len(words), dtype=np.int64)
     assert table.insert(words, [False] * len(words), ids, lengths, [w == "é" for w in words], 1 << 19) is False
     assert len(table) == len(words)
-    flat, slots, whole = table.look_up([" ".join(words[:5]), "x" * 100, "日本語 " + "x" * 99 + "y", "é w3"], True)
+    flat, slots, whole, pending, missed, _ = table.look_up(
+        [" ".join(words[:5]), "x" * 100, "日本語 " + "x" * 99 + "y", "é w3"], True
+    )
+    assert (pending, missed) == (nothing, [])
     assert np.frombuffer(flat, np.int64).tolist() == [0, 3, 6, 9, 12, ids[-2], ids[-3], ids[-1]]
     assert np.frombuffer(slots, np.int64).tolist() == [5, 1, 2, 0]  # a text with an unsafe piece: no ids here
     assert np.frombuffer(whole, np.int64).tolist() == [3]
     # the first piece of a text is its own key where it is not uniform; "xx" is not "x" + "x"
-    assert table.look_up(["w1 w2"], False) == (None, ["w1"], [True])
-    assert table.look_up(["x" * 101, "w1  w2"], True) == (None, ["x" * 101], [False])
-    flat, slots, _ = table.look_up(["w1  w2 "], True)  # empty pieces: between two spaces and at the end
+    assert table.look_up(["w1 w2"], False)[3:] == (bytes(8), ["w1"], [True])
+    # only the text with a piece not found is pending; the other gets its ids in the same pass
+    flat, slots, _, pending, missed, firsts = table.look_up(["x" * 101, "w1  w2"], True)
+    assert (pending, missed, firsts) == (bytes(8), ["x" * 101], [False])
+    assert np.frombuffer(flat, np.int64).tolist() == [3, ids[-6], 6]
+    assert np.frombuffer(slots, np.int64).tolist() == [0, 3]
+    flat, slots, *_ = table.look_up(["w1  w2 "], True)  # empty pieces: between two spaces and at the end
     assert np.frombuffer(flat, np.int64).tolist() == [3, ids[-6], 6, ids[-6]]
     # past the limit the table starts afresh, then holds that call's pieces
     assert table.insert(["new"], [False], np.array([7], dtype=np.int64), np.array([1], dtype=np.int64), [False], 10)
@@ -327,7 +337,7 @@ def test_threads_reading_while_others_insert_see_whole_entries() -> None:
         for _ in range(200):
             probe = [f"p{i}" for i in range(0, 40_000, 97)]
             found = table.look_up([" ".join(probe)], True)
-            if found[0] is None:
+            if found[3]:  # a piece not inserted yet
                 continue
             flat = np.frombuffer(found[0], np.int64)
             expected = np.repeat([int(w[1:]) for w in probe], 2)

@@ -192,10 +192,12 @@ done:
    Python side (wordcache.py) decides everything about a piece; this only stores and finds. A hit is the stored
    bytes compared in full, never the hash alone.
 
-   look_up(texts, uniform) cuts each text at U+0020 (as str.split(" ")) with the GIL released, under a read lock:
-   every piece found gives (flat ids, ids per text, texts holding a piece to tokenize whole); else the pieces not
-   found, as str, for Python to tokenize and insert(). insert() and clear() take the write lock (the GIL released
-   while they wait), so no reader ever sees a table half grown or an entry half written. */
+   look_up(texts, uniform) cuts each text at U+0020 (as str.split(" ")) with the GIL released, under a read lock,
+   in one pass: (flat ids of the texts whose pieces were all found, ids per text, texts holding a piece to tokenize
+   whole, texts with a piece not found, those pieces as str with whether each starts its text). A text with a piece
+   not found gets no ids and no count here: Python tokenizes the pieces, insert()s them and looks up those texts
+   again. insert() and clear() take the write lock (the GIL released while they wait), so no reader ever sees a
+   table half grown or an entry half written. */
 
 #ifdef _WIN32
 #include <windows.h>
@@ -327,7 +329,7 @@ typedef struct {
     Py_ssize_t n;
 } Text;
 
-/* look_up(texts, uniform) -> (flat bytes, slots bytes, whole bytes) or (None, pieces, firsts) */
+/* look_up(texts, uniform) -> (flat, slots, whole, pending: int64 bytes; missed pieces, their firsts: lists) */
 static PyObject *pieces_look_up(Pieces *t, PyObject *args) {
     PyObject *seq;
     int uniform;
@@ -360,7 +362,7 @@ static PyObject *pieces_look_up(Pieces *t, PyObject *args) {
     for (Py_ssize_t i = 0; i < n && !failed; i++) {
         const char *p = texts[i].p, *end = p + texts[i].n;
         int64_t count = 0;
-        int first = !uniform;
+        int first = !uniform, missed = 0;
         for (;;) {
             const char *space = memchr(p, ' ', (size_t)(end - p));
             const char *stop = space ? space : end;
@@ -376,7 +378,8 @@ static PyObject *pieces_look_up(Pieces *t, PyObject *args) {
                 miss[miss_len++] = (int64_t)(p - texts[i].p);
                 miss[miss_len++] = (int64_t)len;
                 miss[miss_len++] = first;
-            } else if (!miss_len) {
+                missed = 1;
+            } else if (!missed) {
                 if (e->unsafe) whole[i] = 1;
                 if (grow((void **)&flat, &flat_cap, flat_len + (size_t)e->ids_len, sizeof(int64_t)) < 0) {
                     failed = 1;
@@ -390,9 +393,13 @@ static PyObject *pieces_look_up(Pieces *t, PyObject *args) {
             if (!space) break;
             p = space + 1;
         }
-        if (whole[i] && !miss_len) { /* its tokens come from Hugging Face, the whole text */
+        /* a text to look up again (a piece not found), or whose tokens come from Hugging Face (the whole text) */
+        if (missed || whole[i]) {
             flat_len -= (size_t)count;
             count = 0;
+        }
+        if (missed) {
+            whole[i] = 2;
         }
         slots[i] = count;
     }
@@ -402,38 +409,46 @@ static PyObject *pieces_look_up(Pieces *t, PyObject *args) {
         PyErr_NoMemory();
         goto done;
     }
-    if (miss_len) {
-        size_t m = miss_len / 4;
-        PyObject *found = PyList_New((Py_ssize_t)m), *firsts = PyList_New((Py_ssize_t)m);
-        if (!found || !firsts) {
-            Py_XDECREF(found);
-            Py_XDECREF(firsts);
-            goto done;
-        }
-        for (size_t k = 0; k < m; k++) {
-            int64_t *q = miss + 4 * k;
-            PyObject *piece = PyUnicode_DecodeUTF8(texts[q[0]].p + q[1], (Py_ssize_t)q[2], "strict");
-            if (!piece) {
-                Py_DECREF(found);
-                Py_DECREF(firsts);
-                goto done;
-            }
-            PyList_SET_ITEM(found, (Py_ssize_t)k, piece);
-            PyList_SET_ITEM(firsts, (Py_ssize_t)k, PyBool_FromLong((long)q[3]));
-        }
-        result = Py_BuildValue("(ONN)", Py_None, found, firsts);
+    size_t m = miss_len / 4;
+    PyObject *found = PyList_New((Py_ssize_t)m), *firsts = PyList_New((Py_ssize_t)m);
+    if (!found || !firsts) {
+        Py_XDECREF(found);
+        Py_XDECREF(firsts);
         goto done;
     }
-    size_t nw = 0;
-    for (Py_ssize_t i = 0; i < n; i++) nw += whole[i] ? 1 : 0;
+    for (size_t k = 0; k < m; k++) {
+        int64_t *q = miss + 4 * k;
+        PyObject *piece = PyUnicode_DecodeUTF8(texts[q[0]].p + q[1], (Py_ssize_t)q[2], "strict");
+        if (!piece) {
+            Py_DECREF(found);
+            Py_DECREF(firsts);
+            goto done;
+        }
+        PyList_SET_ITEM(found, (Py_ssize_t)k, piece);
+        PyList_SET_ITEM(firsts, (Py_ssize_t)k, PyBool_FromLong((long)q[3]));
+    }
+    size_t nw = 0, np_ = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        nw += whole[i] == 1;
+        np_ += whole[i] == 2;
+    }
     PyObject *wb = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)(nw * sizeof(int64_t)));
-    if (!wb) goto done;
-    int64_t *w = (int64_t *)PyBytes_AS_STRING(wb);
-    for (Py_ssize_t i = 0; i < n; i++)
-        if (whole[i]) *w++ = i;
+    PyObject *pb = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)(np_ * sizeof(int64_t)));
+    if (!wb || !pb) {
+        Py_XDECREF(wb);
+        Py_XDECREF(pb);
+        Py_DECREF(found);
+        Py_DECREF(firsts);
+        goto done;
+    }
+    int64_t *w = (int64_t *)PyBytes_AS_STRING(wb), *pe = (int64_t *)PyBytes_AS_STRING(pb);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (whole[i] == 1) *w++ = i;
+        if (whole[i] == 2) *pe++ = i;
+    }
     /* (a NULL buffer would be None) */
-    result = Py_BuildValue("(y#y#N)", flat ? (const char *)flat : "", (Py_ssize_t)(flat_len * sizeof(int64_t)), (const char *)slots,
-                           (Py_ssize_t)(n * sizeof(int64_t)), wb);
+    result = Py_BuildValue("(y#y#NNNN)", flat ? (const char *)flat : "", (Py_ssize_t)(flat_len * sizeof(int64_t)),
+                           (const char *)slots, (Py_ssize_t)(n * sizeof(int64_t)), wb, pb, found, firsts);
 done:
     Py_DECREF(fast);
     PyMem_Free(texts);
@@ -571,7 +586,7 @@ static PyObject *pieces_clear(Pieces *t, PyObject *unused) {
 
 static PyMethodDef pieces_methods[] = {
     {"look_up", (PyCFunction)pieces_look_up, METH_VARARGS,
-     "look_up(texts, uniform): (flat, slots, whole) as int64 bytes, or (None, missing pieces, their firsts)."},
+     "look_up(texts, uniform): (flat, slots, whole, pending) as int64 bytes, (missing pieces, their firsts)."},
     {"insert", (PyCFunction)pieces_insert, METH_VARARGS,
      "insert(pieces, firsts, ids, lengths, unsafe, limit): store pieces' ids; True if the table was cleared first."},
     {"clear", (PyCFunction)pieces_clear, METH_NOARGS, "Forget every piece."},

@@ -312,52 +312,68 @@ class WordCache:
     def _tokenize_native(self, texts: Sequence[str]) -> Tokens | None:
         """`tokenize` through the compiled table: the texts cut and their pieces found with the GIL released.
 
-        Pieces not found are tokenized here as `_look_up` does (the same checks, one batched Hugging Face call,
-        outside the table's lock) and inserted; then the texts are looked up again. None (the dictionaries then
-        serve) for a text that is not valid UTF-8, or if other calls kept emptying the table meanwhile.
+        One pass finds the ids of every text whose pieces are all known; the pieces not found are tokenized here as
+        `_look_up` does (the same checks, one batched Hugging Face call, outside the table's lock) and inserted, and
+        only the texts that held them are looked up again. None (the dictionaries then serve) for a text that is not
+        valid UTF-8, or if other calls kept emptying the table meanwhile.
         """
-        table = self._native
+        n = len(texts)
+        parts: list[tuple[Ids, Tokens]] = []
+        wholes: list[Ids] = []
+        todo, rows = texts, np.arange(n)
         for _ in range(4):
             try:
-                found = table.look_up(texts, self._uniform)
+                flat, slots, whole, pending, missed, firsts = self._native.look_up(todo, self._uniform)
             except UnicodeEncodeError:
                 return None
-            if found[0] is not None:
+            pending_at = np.frombuffer(pending, dtype=np.int64).astype(np.intp, copy=False)
+            done = np.ones(len(rows), dtype=bool)
+            done[pending_at] = False
+            slots_done = np.frombuffer(slots, dtype=np.int64).astype(np.intp, copy=False)[done]
+            parts.append((rows[done], (np.frombuffer(flat, dtype=np.int64).astype(np.intp, copy=False), slots_done)))
+            wholes.append(rows[np.frombuffer(whole, dtype=np.int64).astype(np.intp, copy=False)])
+            if not pending_at.size:
                 break
-            _, missed, firsts = found
-            with self._cold:
-                new: list[tuple[str, bool]] = list(dict.fromkeys(zip(missed, firsts, strict=True)))
-                inputs = [piece if first else self._prefix + piece for piece, first in new]
-                if self._joiner is not None and len(inputs) > 1:
-                    flat, lengths = self._joiner.tokenize(inputs)
-                else:
-                    rows = [e.ids for e in self._hf.encode_batch_fast(inputs, add_special_tokens=False)]
-                    flat, lengths = from_rows(rows)
-                unsafe = self._refusals([piece for piece, _ in new])
-                table.insert(
-                    [piece for piece, _ in new],
-                    [first for _, first in new],
-                    flat.astype(np.int64),
-                    lengths.astype(np.int64),
-                    unsafe,
-                    self.MAX_PIECES,
-                )
+            self._insert_new(missed, firsts)
+            todo, rows = [todo[i] for i in pending_at.tolist()], rows[pending_at]
         else:
             return None
-        n = len(texts)
-        flat = np.frombuffer(found[0], dtype=np.int64).astype(np.intp, copy=False)
-        slots = np.frombuffer(found[1], dtype=np.int64).astype(np.intp, copy=False)
-        where = np.frombuffer(found[2], dtype=np.int64).astype(np.intp, copy=False)
+        flat, slots = assemble(n, parts)
+        where = np.sort(np.concatenate(wholes))
         self.texts += n
         self.texts_whole += where.size
         if where.size:
             # texts with a piece that may not be cut off at its spaces: Hugging Face tokenizes each whole
-            rows = [
+            rows_hf = [
                 e.ids for e in self._hf.encode_batch_fast([texts[i] for i in where.tolist()], add_special_tokens=False)
             ]
             mine = np.setdiff1d(np.arange(n), where, assume_unique=True)
-            flat, slots = assemble(n, [(mine, (flat, slots[mine])), (where, from_rows(rows))])
+            flat, slots = assemble(n, [(mine, (flat, slots[mine])), (where, from_rows(rows_hf))])
         return truncate(flat, slots, self.max_length, self.keep_end)
+
+    def _insert_new(self, missed: list[str], firsts: list[bool]) -> None:
+        """Tokenize pieces not in the compiled table (one batched Hugging Face call) and insert them.
+
+        One call at a time (`_cold`), which no reader waits on; a piece another call inserted meanwhile is kept as
+        it is (`insert` skips it: the same ids).
+        """
+        with self._cold:
+            new: list[tuple[str, bool]] = list(dict.fromkeys(zip(missed, firsts, strict=True)))
+            inputs = [piece if first else self._prefix + piece for piece, first in new]
+            if self._joiner is not None and len(inputs) > 1:
+                flat, lengths = self._joiner.tokenize(inputs)
+            else:
+                rows = [e.ids for e in self._hf.encode_batch_fast(inputs, add_special_tokens=False)]
+                flat, lengths = from_rows(rows)
+            unsafe = self._refusals([piece for piece, _ in new])
+            self._native.insert(
+                [piece for piece, _ in new],
+                [first for _, first in new],
+                flat.astype(np.int64),
+                lengths.astype(np.int64),
+                unsafe,
+                self.MAX_PIECES,
+            )
 
     def _look_up(self, pieces: list[str], first_at: Ids, full_ok: bool = False) -> Ids | None:
         """Each piece's number in the cache (pieces never seen are tokenized and added).
@@ -457,9 +473,9 @@ class WordCache:
         if not self._plain.issuperset(piece):
             for c in set(piece) - self._judged:
                 form = self._judge(c)
-                if form is not None:
-                    self._plain.add(c)
+                if form is not None:  # its form first: a reader that finds it plain finds its form
                     self._forms[ord(c)] = form
+                    self._plain.add(c)
                 self._judged.add(c)
             if not self._plain.issuperset(piece):
                 return None
