@@ -301,6 +301,9 @@ def test_the_table_of_pieces_finds_each_piece_by_its_bytes() -> None:
     assert np.frombuffer(whole, np.int64).tolist() == [3]
     # the first piece of a text is its own key where it is not uniform; "xx" is not "x" + "x"
     assert table.look_up(["w1 w2"], False)[3:] == (bytes(8), ["w1"], [True])
+    # each piece not found is handed back once (a first piece of a text is a key of its own where not uniform)
+    assert table.look_up(["q r q", "r", "Ωq Ωq"], True)[4:] == (["q", "r", "Ωq"], [False, False, False])
+    assert table.look_up(["q q", "q"], False)[4:] == (["q", "q"], [True, False])
     # only the text with a piece not found is pending; the other gets its ids in the same pass
     flat, slots, _, pending, missed, firsts = table.look_up(["x" * 101, "w1  w2"], True)
     assert (pending, missed, firsts) == (bytes(8), ["x" * 101], [False])

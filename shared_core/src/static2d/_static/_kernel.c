@@ -194,7 +194,8 @@ done:
 
    look_up(texts, uniform) cuts each text at U+0020 (as str.split(" ")) with the GIL released, under a read lock,
    in one pass: (flat ids of the texts whose pieces were all found, ids per text, texts holding a piece to tokenize
-   whole, texts with a piece not found, those pieces as str with whether each starts its text). A text with a piece
+   whole, texts with a piece not found, those pieces as str, each once, with whether each starts its text). Texts
+   are read as UTF-8 (one not ASCII is encoded with the GIL released; a lone surrogate raises UnicodeEncodeError). A text with a piece
    not found gets no ids and no count here: Python tokenizes the pieces, insert()s them and looks up those texts
    again. insert() and clear() take the write lock (the GIL released while they wait), so no reader ever sees a
    table half grown or an entry half written. */
@@ -325,9 +326,72 @@ static void pieces_dealloc(Pieces *t) {
 static Py_ssize_t pieces_len(Pieces *t) { return (Py_ssize_t)t->count; }
 
 typedef struct {
-    const char *p;
+    const char *p; /* its UTF-8 */
     Py_ssize_t n;
+    const void *data; /* not ASCII: its code points (`kind` bytes each), to encode with the GIL released */
+    Py_ssize_t chars;
+    int kind;
 } Text;
+
+#define S2D_UTF8(TYPE)                                                                                               \
+    for (Py_ssize_t k = 0; k < chars; k++) {                                                                         \
+        Py_UCS4 c = ((const TYPE *)data)[k];                                                                         \
+        if (c < 0x80) {                                                                                              \
+            *o++ = (unsigned char)c;                                                                                 \
+        } else if (c < 0x800) {                                                                                      \
+            *o++ = (unsigned char)(0xC0 | (c >> 6));                                                                 \
+            *o++ = (unsigned char)(0x80 | (c & 0x3F));                                                               \
+        } else if (c < 0x10000) {                                                                                    \
+            if (c >= 0xD800 && c <= 0xDFFF) return -1;                                                               \
+            *o++ = (unsigned char)(0xE0 | (c >> 12));                                                                \
+            *o++ = (unsigned char)(0x80 | ((c >> 6) & 0x3F));                                                        \
+            *o++ = (unsigned char)(0x80 | (c & 0x3F));                                                               \
+        } else {                                                                                                     \
+            *o++ = (unsigned char)(0xF0 | (c >> 18));                                                                \
+            *o++ = (unsigned char)(0x80 | ((c >> 12) & 0x3F));                                                       \
+            *o++ = (unsigned char)(0x80 | ((c >> 6) & 0x3F));                                                        \
+            *o++ = (unsigned char)(0x80 | (c & 0x3F));                                                               \
+        }                                                                                                            \
+    }
+
+/* The UTF-8 of `chars` code points of `kind` bytes at `data`, into `out` (room for 4 bytes each): its length, or
+   -1 on a surrogate (not UTF-8: the caller then asks Python, which raises). No GIL needed: str is immutable. */
+static Py_ssize_t encode_utf8(const void *data, int kind, Py_ssize_t chars, char *out) {
+    unsigned char *o = (unsigned char *)out;
+    if (kind == PyUnicode_1BYTE_KIND) {
+        S2D_UTF8(Py_UCS1)
+    } else if (kind == PyUnicode_2BYTE_KIND) {
+        S2D_UTF8(Py_UCS2)
+    } else {
+        S2D_UTF8(Py_UCS4)
+    }
+    return (Py_ssize_t)(o - (unsigned char *)out);
+}
+
+/* This call's missed pieces, each once: an open-addressing set of their numbers (+ 1) among the miss records. */
+typedef struct {
+    uint64_t h;
+    size_t rec;
+} Missed;
+
+static int missed_grow(Missed **set, size_t *mask, size_t count) {
+    size_t size = *set ? 2 * (*mask + 1) : 256;
+    if (*set && (count + 1) * 2 <= *mask + 1) return 0;
+    Missed *fresh = calloc(size, sizeof(Missed));
+    if (!fresh) return -1;
+    if (*set) {
+        for (size_t i = 0; i <= *mask; i++) {
+            if (!(*set)[i].rec) continue;
+            size_t j = (size_t)(*set)[i].h & (size - 1);
+            while (fresh[j].rec) j = (j + 1) & (size - 1);
+            fresh[j] = (*set)[i];
+        }
+        free(*set);
+    }
+    *set = fresh;
+    *mask = size - 1;
+    return 0;
+}
 
 /* look_up(texts, uniform) -> (flat, slots, whole, pending: int64 bytes; missed pieces, their firsts: lists) */
 static PyObject *pieces_look_up(Pieces *t, PyObject *args) {
@@ -342,19 +406,59 @@ static PyObject *pieces_look_up(Pieces *t, PyObject *args) {
     int64_t *slots = PyMem_Malloc(sizeof(int64_t) * (size_t)(n ? n : 1));
     char *whole = PyMem_Calloc((size_t)(n ? n : 1), 1);
     PyObject *result = NULL;
-    int64_t *flat = NULL, *miss = NULL; /* miss: (text, start, length, first) */
-    size_t flat_len = 0, flat_cap = 0, miss_len = 0, miss_cap = 0;
+    int64_t *flat = NULL, *miss = NULL; /* miss: (text, start, length, first), each missed piece once */
+    size_t flat_len = 0, flat_cap = 0, miss_len = 0, miss_cap = 0, seen_mask = 0;
+    Missed *seen = NULL;
+    char *utf8 = NULL; /* the texts that are not ASCII, as UTF-8 */
     if (!texts || !slots || !whole) {
         PyErr_NoMemory();
         goto done;
     }
+    size_t room = 0;
     for (Py_ssize_t i = 0; i < n; i++) {
-        if (!PyUnicode_Check(items[i])) {
+        PyObject *o = items[i];
+        if (!PyUnicode_Check(o)) {
             PyErr_SetString(PyExc_TypeError, "look_up: texts must be str");
             goto done;
         }
-        texts[i].p = PyUnicode_AsUTF8AndSize(items[i], &texts[i].n);
-        if (!texts[i].p) goto done; /* a lone surrogate: the caller falls back */
+#if PY_VERSION_HEX < 0x030C0000
+        if (PyUnicode_READY(o) < 0) goto done;
+#endif
+        texts[i].data = NULL;
+        if (PyUnicode_IS_ASCII(o)) { /* ASCII is its own UTF-8 */
+            texts[i].p = (const char *)PyUnicode_DATA(o);
+            texts[i].n = PyUnicode_GET_LENGTH(o);
+        } else {
+            texts[i].data = PyUnicode_DATA(o);
+            texts[i].kind = (int)PyUnicode_KIND(o);
+            texts[i].chars = PyUnicode_GET_LENGTH(o);
+            room += (size_t)texts[i].chars * 4;
+        }
+    }
+    if (room && !(utf8 = malloc(room))) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    Py_ssize_t bad = -1;
+    Py_BEGIN_ALLOW_THREADS
+    size_t at = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (!texts[i].data) continue;
+        Py_ssize_t m = encode_utf8(texts[i].data, texts[i].kind, texts[i].chars, utf8 + at);
+        if (m < 0) {
+            bad = i;
+            break;
+        }
+        texts[i].p = utf8 + at;
+        texts[i].n = m;
+        at += (size_t)m;
+    }
+    Py_END_ALLOW_THREADS
+    if (bad >= 0) {
+        Py_ssize_t ignored;
+        if (!PyUnicode_AsUTF8AndSize(items[bad], &ignored)) goto done; /* a lone surrogate: the caller falls back */
+        PyErr_SetString(PyExc_SystemError, "look_up: a text that is not UTF-8 encoded");
+        goto done;
     }
     int failed = 0;
     Py_BEGIN_ALLOW_THREADS
@@ -370,15 +474,33 @@ static PyObject *pieces_look_up(Pieces *t, PyObject *args) {
             uint64_t h = hash_bytes(p, len, first);
             Entry *e = find(t, p, len, first, h);
             if (!e) {
-                if (grow((void **)&miss, &miss_cap, miss_len + 4, sizeof(int64_t)) < 0) {
+                missed = 1;
+                if (missed_grow(&seen, &seen_mask, miss_len / 4) < 0) {
                     failed = 1;
                     break;
                 }
-                miss[miss_len++] = i;
-                miss[miss_len++] = (int64_t)(p - texts[i].p);
-                miss[miss_len++] = (int64_t)len;
-                miss[miss_len++] = first;
-                missed = 1;
+                size_t j = (size_t)h & seen_mask;
+                int known = 0;
+                for (; seen[j].rec; j = (j + 1) & seen_mask) {
+                    const int64_t *q = miss + 4 * (seen[j].rec - 1);
+                    if (seen[j].h == h && (size_t)q[2] == len && q[3] == first &&
+                        memcmp(texts[q[0]].p + q[1], p, len) == 0) {
+                        known = 1;
+                        break;
+                    }
+                }
+                if (!known) {
+                    if (grow((void **)&miss, &miss_cap, miss_len + 4, sizeof(int64_t)) < 0) {
+                        failed = 1;
+                        break;
+                    }
+                    miss[miss_len++] = i;
+                    miss[miss_len++] = (int64_t)(p - texts[i].p);
+                    miss[miss_len++] = (int64_t)len;
+                    miss[miss_len++] = first;
+                    seen[j].h = h;
+                    seen[j].rec = miss_len / 4;
+                }
             } else if (!missed) {
                 if (e->unsafe) whole[i] = 1;
                 if (grow((void **)&flat, &flat_cap, flat_len + (size_t)e->ids_len, sizeof(int64_t)) < 0) {
@@ -456,6 +578,8 @@ done:
     PyMem_Free(whole);
     free(flat);
     free(miss);
+    free(seen);
+    free(utf8);
     return result;
 }
 

@@ -358,7 +358,7 @@ class WordCache:
         it is (`insert` skips it: the same ids).
         """
         with self._cold:
-            new: list[tuple[str, bool]] = list(dict.fromkeys(zip(missed, firsts, strict=True)))
+            new = list(zip(missed, firsts, strict=True))  # each once (look_up)
             inputs = [piece if first else self._prefix + piece for piece, first in new]
             if self._joiner is not None and len(inputs) > 1:
                 flat, lengths = self._joiner.tokenize(inputs)
