@@ -260,10 +260,10 @@ class WordCache:
         self._filled = 0
 
     def tokenize(self, texts: Sequence[str]) -> Tokens:
-        """(flat ids, tokens per text) exactly as the Hugging Face tokenizer gives them, with its truncation."""
+        """The texts' Tokens exactly as the Hugging Face tokenizer gives them, with its truncation."""
         n = len(texts)
         if n == 0:
-            return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.intp)
+            return Tokens(np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.intp))
         native = kernel.native()
         if native is not None:
             if self._native is None:
@@ -304,10 +304,10 @@ class WordCache:
             rows = [
                 e.ids for e in self._hf.encode_batch_fast([texts[i] for i in where.tolist()], add_special_tokens=False)
             ]
-            rest_flat, rest_slots = from_rows(rows)
             mine = np.flatnonzero(~whole)
-            flat, slots = assemble(n, [(mine, (flat, slots[mine])), (where, (rest_flat, rest_slots))])
-        return truncate(flat, slots, self.max_length, self.keep_end)
+            tokens = assemble(n, [(mine, Tokens(flat, slots[mine])), (where, from_rows(rows))])
+            return truncate(tokens, self.max_length, self.keep_end)
+        return truncate(Tokens(flat, slots), self.max_length, self.keep_end)
 
     def _tokenize_native(self, texts: Sequence[str]) -> Tokens | None:
         """`tokenize` through the compiled table: the texts cut and their pieces found with the GIL released.
@@ -329,16 +329,16 @@ class WordCache:
                 new: list[tuple[str, bool]] = list(dict.fromkeys(zip(missed, firsts, strict=True)))
                 inputs = [piece if first else self._prefix + piece for piece, first in new]
                 if self._joiner is not None and len(inputs) > 1:
-                    flat, lengths = self._joiner.tokenize(inputs)
+                    tokens = self._joiner.tokenize(inputs)
                 else:
                     rows = [e.ids for e in self._hf.encode_batch_fast(inputs, add_special_tokens=False)]
-                    flat, lengths = from_rows(rows)
+                    tokens = from_rows(rows)
                 unsafe = self._refusals([piece for piece, _ in new])
                 table.insert(
                     [piece for piece, _ in new],
                     [first for _, first in new],
-                    flat.astype(np.int64),
-                    lengths.astype(np.int64),
+                    tokens.ids.astype(np.int64),
+                    tokens.lengths.astype(np.int64),
                     unsafe,
                     self.MAX_PIECES,
                 )
@@ -356,8 +356,9 @@ class WordCache:
                 e.ids for e in self._hf.encode_batch_fast([texts[i] for i in where.tolist()], add_special_tokens=False)
             ]
             mine = np.setdiff1d(np.arange(n), where, assume_unique=True)
-            flat, slots = assemble(n, [(mine, (flat, slots[mine])), (where, from_rows(rows))])
-        return truncate(flat, slots, self.max_length, self.keep_end)
+            tokens = assemble(n, [(mine, Tokens(flat, slots[mine])), (where, from_rows(rows))])
+            return truncate(tokens, self.max_length, self.keep_end)
+        return truncate(Tokens(flat, slots), self.max_length, self.keep_end)
 
     def _look_up(self, pieces: list[str], first_at: Ids, full_ok: bool = False) -> Ids | None:
         """Each piece's number in the cache (pieces never seen are tokenized and added).
@@ -399,7 +400,7 @@ class WordCache:
             self._starts = np.resize(self._starts, grown)
             self._lengths = np.resize(self._lengths, grown)
             self._unsafe = np.resize(self._unsafe, grown)
-        flat, lengths = tokens
+        flat, lengths = tokens.ids, tokens.lengths
         total = self._filled + flat.size
         if total > self._ids.size:
             self._ids = np.resize(self._ids, max(total, 2 * self._ids.size))
@@ -505,5 +506,5 @@ def _composes(code: int) -> bool:
 def _one_by_one(cache: WordCache, texts: Sequence[str]) -> Tokens:
     """Text by text, each in a call of its own: a text must get the same ids alone as in a batch."""
     parts = [cache.tokenize([t]) for t in texts]
-    flat = np.concatenate([np.zeros(0, np.intp), *(p[0] for p in parts)])
-    return flat, np.array([int(p[1][0]) for p in parts], dtype=np.intp)
+    flat = np.concatenate([np.zeros(0, np.intp), *(p.ids for p in parts)])
+    return Tokens(flat, np.array([int(p.lengths[0]) for p in parts], dtype=np.intp))
