@@ -179,10 +179,11 @@ def test_every_family_every_probe_pools_to_the_same_bytes(family: tuple[str, Pat
     _, path = family
     engine = _engine(path)
     texts = TEXTS + _random_unicode(1500, seed=4) + _in_words()[::7] + _at_spaces()[::7]
-    flat, slots = engine.tokenize(texts)
+    tokens = engine.tokenize(texts)
+    flat, slots = tokens.ids, tokens.lengths
     assert flat.size > 2 << 14  # enough tokens for the pooling to be split between threads (pool._PARALLEL_TOKENS)
     for dims, threads in [(32, 1), (32, 2), (7, 2), (1, 1)]:
-        ours, reference = both(lambda dims=dims, threads=threads: engine.pool(flat, slots, dims, threads))
+        ours, reference = both(lambda dims=dims, threads=threads: engine.pool(tokens, dims, threads))
         assert_same_bytes(ours, reference)
         assert_same_bytes(reference[:300], sequential_means(engine.table, flat, slots, dims)[:300])
 
@@ -275,7 +276,8 @@ def test_switched_off_the_static_path_runs_on_numpy() -> None:
         engine = encoder._get().engine
         assert isinstance(engine, StaticEngine)
         assert engine.kernel == "numpy"
-        flat, slots = engine.tokenize(TEXTS)
+        tokens = engine.tokenize(TEXTS)
+        flat, slots = tokens.ids, tokens.lengths
     assert_same_bytes(vectors, sequential_means(engine.table, flat, slots, engine.max_dims))
 
 

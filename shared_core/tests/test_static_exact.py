@@ -121,7 +121,8 @@ def _engine(path: Path) -> StaticEngine:
 
 def _assert_same_ids(engine: StaticEngine, reference: Tokenizer, texts: list[str]) -> None:
     expected = [e.ids for e in reference.encode_batch_fast(texts, add_special_tokens=False)]
-    flat, slots = engine.tokenize(texts)
+    tokens = engine.tokenize(texts)
+    flat, slots = tokens.ids, tokens.lengths
     lengths = [len(r) for r in expected]
     if slots.tolist() == lengths and flat.tolist() == [i for r in expected for i in r]:
         return
@@ -159,7 +160,8 @@ def test_printable_ascii_goes_to_tokie_and_every_triple_is_exact(family: tuple[s
     reference.no_padding()
     texts = _ascii_triples() + _random_ascii(20_000, seed=3)
     for way in (engine._fast._flat, engine._fast._each):
-        flat, slots = way(texts)
+        tokens = way(texts)
+        flat, slots = tokens.ids, tokens.lengths
         expected = [e.ids for e in reference.encode_batch_fast(texts, add_special_tokens=False)]
         assert slots.tolist() == [len(r) for r in expected]
         assert flat.tolist() == [i for r in expected for i in r]

@@ -102,7 +102,8 @@ def test_ids_and_vectors_equal_hugging_face_whichever_path(
     if m2v:
         assert any(len(r) >= MAX_LENGTH for r in ids)
 
-    flat, slots = engine.tokenize(CORPUS)
+    tokens = engine.tokenize(CORPUS)
+    flat, slots = tokens.ids, tokens.lengths
     assert slots.tolist() == [len(r) for r in ids]
     assert flat.tolist() == [i for r in ids for i in r]
     if engine._cache is not None:  # most texts went through the cache, not whole to Hugging Face

@@ -14,7 +14,8 @@ reach the user.
 
 The rule:
 
-* A static model runs on the CPU with numpy: any device but None / "cpu" is refused.
+* A static model runs on the CPU with numpy: any device but None / "cpu" is refused (here only: the option
+  registry's `refuse_inapplicable` leaves the device to this rule).
 * None: the best accelerator torch sees (cuda, mps, npu, xpu, hpu), else the CPU; for backend="onnx", the CPU.
 * "cpu" (or "cpu:0"): any backend.
 * "meta", "xla", "ipu", "maia", "privateuseone": refused (no numbers on "meta"; the others need out-of-tree

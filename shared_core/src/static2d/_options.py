@@ -117,7 +117,6 @@ def _option(
     *,
     applies_to: tuple[ModelKind, ...] = _BOTH,
     why_not: str = "",
-    harmless: tuple[object, ...] = (),
 ) -> Any:  # noqa: ANN401 - a dataclass field, typed by its annotation
     """One option of the registry.
 
@@ -125,12 +124,11 @@ def _option(
         default: Its default.
         doc: What it does (the docs, `load`'s docstring, the adapters' fields and the CLI's help are made from it).
         check: Checks a value (type and range), and returns it as the encoder keeps it.
-        applies_to: The model kinds it applies to. Set to anything but its default (or a `harmless` value) for a
-            model of another kind, it is refused (`refuse_inapplicable`).
+        applies_to: The model kinds it applies to. Set to anything but its default for a model of another kind, it
+            is refused (`refuse_inapplicable`; device by its own rule, `static2d._device.place`).
         why_not: Why it does not apply to the other kind of model (the refusal's middle part).
-        harmless: Values that mean the default's behaviour for every model kind (device="cpu").
     """
-    metadata = {"doc": doc, "check": check, "applies_to": applies_to, "why_not": why_not, "harmless": harmless}
+    metadata = {"doc": doc, "check": check, "applies_to": applies_to, "why_not": why_not}
     return field(default=default, metadata=metadata)
 
 
@@ -181,9 +179,7 @@ class Options:
         "'auto' takes the backend that can use the device. A device that cannot be used here is refused when the "
         "encoder is made; a static model runs on the CPU with numpy (any other device is refused).",
         _device,
-        applies_to=_TRANSFORMER,
-        why_not="a static model runs on the CPU with numpy (a table lookup, no torch)",
-        harmless=("cpu", "cpu:0"),
+        applies_to=_TRANSFORMER,  # refused on a static model by static2d._device.place (`_PLACED`)
     )
     revision: str | None = _option(
         None,
@@ -361,21 +357,25 @@ def check_options(**given: object) -> Options:
 
 
 _KIND_NAMES: dict[str, str] = {"static": "a static embedding model", "transformer": "a transformer"}
+# Options refused on a model they do not apply to by the device rule (static2d._device.place), not here: it runs
+# first, when the encoder is made, and its refusal says more (why a static model runs on the CPU; 'cpu' is fine).
+_PLACED = frozenset({"device"})
 
 
 def refuse_inapplicable(options: Options, kind: ModelKind) -> None:
     """Refuse every option that does not apply to a model of `kind` and is set to anything but its default.
 
     The one policy for `applies_to`: `layers=12` on a static model is an error, not a setting silently dropped.
+    device is the device rule's (`_PLACED`).
 
     Raises:
         ValueError: What was given, why it does not apply to this model, and the fix.
     """
     for f in fields(Options):
-        if kind in f.metadata["applies_to"]:
+        if kind in f.metadata["applies_to"] or f.name in _PLACED:
             continue
         value = getattr(options, f.name)
-        if value == f.default or value in f.metadata["harmless"]:
+        if value == f.default:
             continue
         fits = " or ".join(_KIND_NAMES[k] for k in f.metadata["applies_to"])
         msg = (

@@ -29,8 +29,8 @@ from static2d._static.pool import kernel_for as pool_kernel
 from static2d._static.pool import mean_rows, pool
 from static2d._static.table import load_table
 from static2d._static.wordcache import WordCache
-from static2d._tokens.ids import Tokens, assemble, drop, from_rows
-from static2d._tokens.tokie import FastTokenizer, accepted
+from static2d._tokens.ids import Tokens, drop, from_rows
+from static2d._tokens.tokie import FastTokenizer, split
 
 # A batch of more than this many texts is cut into pieces of this many, tokenized and pooled by the workers.
 _PIECE = 4096
@@ -98,29 +98,15 @@ class StaticEngine:
         return f"tokie + {exact}" if self._fast is not None else exact
 
     def tokenize(self, texts: Sequence[str]) -> Tokens:
-        """Token ids of the texts as the model's own library makes them: (flat ids, tokens per text).
+        """Token ids of the texts as the model's own library makes them (`Tokens`: flat ids, tokens per text).
 
         A token the model drops (model2vec drops the unknown token) is removed, and not counted.
         """
         if self._char_cap is not None and texts and max(map(len, texts)) > self._char_cap:
             cap = self._char_cap
             texts = [t[:cap] for t in texts]
-        if self._fast is None:
-            tokens = self._exact(texts)
-        else:
-            fast = np.fromiter(map(accepted, texts), dtype=bool, count=len(texts))
-            if fast.all():
-                tokens = self._fast.tokenize(texts)
-            elif not fast.any():
-                tokens = self._exact(texts)
-            else:
-                mine, rest = np.flatnonzero(fast), np.flatnonzero(~fast)
-                parts = [
-                    (mine, self._fast.tokenize([texts[i] for i in mine.tolist()])),
-                    (rest, self._exact([texts[i] for i in rest.tolist()])),
-                ]
-                tokens = assemble(len(texts), parts)
-        return drop(*tokens, self._unk_id)
+        tokens = self._exact(texts) if self._fast is None else split(texts, self._fast.tokenize, self._exact)
+        return drop(tokens, self._unk_id)
 
     def _exact(self, texts: Sequence[str]) -> Tokens:
         """Tokens by the word cache, else Hugging Face (texts joined where proven)."""
@@ -130,11 +116,9 @@ class StaticEngine:
             return self._joiner.tokenize(texts)
         return from_rows([e.ids for e in self.tokenizer.encode_batch_fast(list(texts), add_special_tokens=False)])
 
-    def pool(
-        self, flat: npt.NDArray[np.intp], slots: npt.NDArray[np.intp], dims: int, threads: int = 1
-    ) -> npt.NDArray[np.float32]:
+    def pool(self, tokens: Tokens, dims: int, threads: int = 1) -> npt.NDArray[np.float32]:
         """Mean of the first `dims` components of each text's token vectors (`pool.pool`, by up to `threads`)."""
-        return pool(self.table, flat, slots, dims, threads)
+        return pool(self.table, tokens.ids, tokens.lengths, dims, threads)
 
     def encode(
         self,
@@ -170,7 +154,7 @@ class StaticEngine:
             return self._encode_few(texts, dims)
         threads = _threads.limit()
         if n <= _PIECE:
-            return self.pool(*self.tokenize(texts), dims, threads)
+            return self.pool(self.tokenize(texts), dims, threads)
         out = np.empty((n, dims), dtype=np.float32)
         starts = iter(range(0, n, _PIECE))
         lock = threading.Lock()
@@ -184,7 +168,7 @@ class StaticEngine:
                     if start is None:
                         return
                     end = min(n, start + _PIECE)
-                    out[start:end] = self.pool(*self.tokenize(texts[start:end]), dims)
+                    out[start:end] = self.pool(self.tokenize(texts[start:end]), dims)
             except BaseException as e:  # handed to the caller
                 errors.append(e)
 
@@ -200,7 +184,7 @@ class StaticEngine:
         return out
 
     def _encode_few(self, texts: Sequence[str], dims: int) -> npt.NDArray[np.float32]:
-        """`pool(*tokenize(texts), dims)` for a handful of texts, text by text (the same sums in the same order)."""
+        """`pool(tokenize(texts), dims)` for a handful of texts, text by text (the same sums in the same order)."""
         if self._char_cap is not None:
             cap = self._char_cap
             texts = [t[:cap] for t in texts]

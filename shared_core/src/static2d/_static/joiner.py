@@ -68,12 +68,13 @@ class Joiner:
         return joiner if exact.proven(tokenizer, [joiner.tokenize], joiner.max_length) else None
 
     def tokenize(self, texts: Sequence[str]) -> Tokens:
-        """(flat ids, tokens per text), as tokenizing each text alone gives."""
+        """The texts' Tokens, as tokenizing each text alone gives."""
         sep, group = self.SEPARATOR, self.GROUP
         joined = [sep.join(texts[i : i + group]) for i in range(0, len(texts), group)]
         if sum(s.count(sep) for s in joined) != len(texts) - len(joined):  # a text holds the separator
             return from_rows([e.ids for e in self._alone.encode_batch_fast(list(texts), add_special_tokens=False)])
-        ids, sizes = from_rows([e.ids for e in self.tokenizer.encode_batch_fast(joined, add_special_tokens=False)])
+        whole = from_rows([e.ids for e in self.tokenizer.encode_batch_fast(joined, add_special_tokens=False)])
+        ids, sizes = whole.ids, whole.lengths
         is_sep = ids == self.sep
         # A token belongs to text (separators before it) + (its group's number), since each group of k texts
         # holds k - 1 separators.
@@ -81,7 +82,7 @@ class Joiner:
         keep = ~is_sep
         flat, owner = ids[keep], owner[keep]
         slots = np.bincount(owner, minlength=len(texts)).astype(np.intp)
-        return truncate(flat, slots, self.max_length, self.keep_end)
+        return truncate(Tokens(flat, slots), self.max_length, self.keep_end)
 
 
 def _steps_in(step: dict[str, object] | None, allowed: frozenset[str]) -> bool:

@@ -260,10 +260,10 @@ class WordCache:
         self._filled = 0
 
     def tokenize(self, texts: Sequence[str]) -> Tokens:
-        """(flat ids, tokens per text) exactly as the Hugging Face tokenizer gives them, with its truncation."""
+        """The texts' Tokens exactly as the Hugging Face tokenizer gives them, with its truncation."""
         n = len(texts)
         if n == 0:
-            return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.intp)
+            return Tokens(np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.intp))
         native = kernel.native()
         if native is not None:
             if self._native is None:
@@ -304,10 +304,10 @@ class WordCache:
             rows = [
                 e.ids for e in self._hf.encode_batch_fast([texts[i] for i in where.tolist()], add_special_tokens=False)
             ]
-            rest_flat, rest_slots = from_rows(rows)
             mine = np.flatnonzero(~whole)
-            flat, slots = assemble(n, [(mine, (flat, slots[mine])), (where, (rest_flat, rest_slots))])
-        return truncate(flat, slots, self.max_length, self.keep_end)
+            tokens = assemble(n, [(mine, Tokens(flat, slots[mine])), (where, from_rows(rows))])
+            return truncate(tokens, self.max_length, self.keep_end)
+        return truncate(Tokens(flat, slots), self.max_length, self.keep_end)
 
     def _tokenize_native(self, texts: Sequence[str]) -> Tokens | None:
         """`tokenize` through the compiled table: the texts cut and their pieces found with the GIL released.
@@ -326,30 +326,28 @@ class WordCache:
                 flat, slots, whole, pending, missed, firsts = self._native.look_up(todo, self._uniform)
             except UnicodeEncodeError:
                 return None
-            pending_at = np.frombuffer(pending, dtype=np.int64).astype(np.intp, copy=False)
+            pending_at = _int64s(pending)
             done = np.ones(len(rows), dtype=bool)
             done[pending_at] = False
-            slots_done = np.frombuffer(slots, dtype=np.int64).astype(np.intp, copy=False)[done]
-            parts.append((rows[done], (np.frombuffer(flat, dtype=np.int64).astype(np.intp, copy=False), slots_done)))
-            wholes.append(rows[np.frombuffer(whole, dtype=np.int64).astype(np.intp, copy=False)])
+            parts.append((rows[done], Tokens(_int64s(flat), _int64s(slots)[done])))
+            wholes.append(rows[_int64s(whole)])
             if not pending_at.size:
                 break
             self._insert_new(missed, firsts)
             todo, rows = [todo[i] for i in pending_at.tolist()], rows[pending_at]
         else:
             return None
-        flat, slots = assemble(n, parts)
+        tokens = assemble(n, parts)
         where = np.sort(np.concatenate(wholes))
         self.texts += n
         self.texts_whole += where.size
         if where.size:
             # texts with a piece that may not be cut off at its spaces: Hugging Face tokenizes each whole
-            rows_hf = [
-                e.ids for e in self._hf.encode_batch_fast([texts[i] for i in where.tolist()], add_special_tokens=False)
-            ]
+            encoded = self._hf.encode_batch_fast([texts[i] for i in where.tolist()], add_special_tokens=False)
             mine = np.setdiff1d(np.arange(n), where, assume_unique=True)
-            flat, slots = assemble(n, [(mine, (flat, slots[mine])), (where, from_rows(rows_hf))])
-        return truncate(flat, slots, self.max_length, self.keep_end)
+            own = Tokens(tokens.ids, tokens.lengths[mine])  # the texts tokenized whole have no ids here
+            tokens = assemble(n, [(mine, own), (where, from_rows([e.ids for e in encoded]))])
+        return truncate(tokens, self.max_length, self.keep_end)
 
     def _insert_new(self, missed: list[str], firsts: list[bool]) -> None:
         """Tokenize pieces not in the compiled table (one batched Hugging Face call) and insert them.
@@ -361,17 +359,15 @@ class WordCache:
             new = list(zip(missed, firsts, strict=True))  # each once (look_up)
             inputs = [piece if first else self._prefix + piece for piece, first in new]
             if self._joiner is not None and len(inputs) > 1:
-                flat, lengths = self._joiner.tokenize(inputs)
+                tokens = self._joiner.tokenize(inputs)
             else:
-                rows = [e.ids for e in self._hf.encode_batch_fast(inputs, add_special_tokens=False)]
-                flat, lengths = from_rows(rows)
-            unsafe = self._refusals([piece for piece, _ in new])
+                tokens = from_rows([e.ids for e in self._hf.encode_batch_fast(inputs, add_special_tokens=False)])
             self._native.insert(
                 [piece for piece, _ in new],
                 [first for _, first in new],
-                flat.astype(np.int64),
-                lengths.astype(np.int64),
-                unsafe,
+                tokens.ids.astype(np.int64),
+                tokens.lengths.astype(np.int64),
+                self._refusals([piece for piece, _ in new]),
                 self.MAX_PIECES,
             )
 
@@ -415,7 +411,7 @@ class WordCache:
             self._starts = np.resize(self._starts, grown)
             self._lengths = np.resize(self._lengths, grown)
             self._unsafe = np.resize(self._unsafe, grown)
-        flat, lengths = tokens
+        flat, lengths = tokens.ids, tokens.lengths
         total = self._filled + flat.size
         if total > self._ids.size:
             self._ids = np.resize(self._ids, max(total, 2 * self._ids.size))
@@ -521,5 +517,10 @@ def _composes(code: int) -> bool:
 def _one_by_one(cache: WordCache, texts: Sequence[str]) -> Tokens:
     """Text by text, each in a call of its own: a text must get the same ids alone as in a batch."""
     parts = [cache.tokenize([t]) for t in texts]
-    flat = np.concatenate([np.zeros(0, np.intp), *(p[0] for p in parts)])
-    return flat, np.array([int(p[1][0]) for p in parts], dtype=np.intp)
+    flat = np.concatenate([np.zeros(0, np.intp), *(p.ids for p in parts)])
+    return Tokens(flat, np.array([int(p.lengths[0]) for p in parts], dtype=np.intp))
+
+
+def _int64s(buffer: bytes) -> Ids:
+    """The int64 array the compiled table hands back as bytes, as ids."""
+    return np.frombuffer(buffer, dtype=np.int64).astype(np.intp, copy=False)

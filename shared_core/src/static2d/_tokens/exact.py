@@ -1,6 +1,9 @@
 # ruff: noqa: RUF001 - probe texts in many scripts, look-alike characters on purpose
 """The one check that a faster tokenizer gives Hugging Face `tokenizers`' very ids, and the one list of probe texts.
 
+`same` is the one comparison of two `Tokens` (ids, tokens per text, token type ids): the static paths' check
+against Hugging Face (`agrees`) and the transformer's against sentence-transformers both use it.
+
 Every faster path (tokie for plain ASCII text, the word cache, texts joined by a separator) is built for a
 tokenizer only where its kind is argued exact (each says why in its own module) and then must agree with the
 Hugging Face tokenizer, with the model's truncation, on every probe text below, in every way it may run (cold and
@@ -21,7 +24,7 @@ from importlib import resources
 import numpy as np
 from tokenizers import Tokenizer
 
-from static2d._tokens.ids import Tokens
+from static2d._tokens.ids import Tokens, from_rows
 
 _WORDS = (
     "Hello, world! A man is playing a large flute. don't can't I'm we've they'll she'd it's JOHN'S",
@@ -97,15 +100,18 @@ def probe_texts(max_length: int | None) -> list[str]:
     return [*PROBES, *lines[:_CALIBRATION_LINES], *long, "\n".join(_WORDS), " ".join(_WORDS)]
 
 
+def same(a: Tokens, b: Tokens) -> bool:
+    """Whether two Tokens are the very same: ids, tokens per text, and token type ids (or neither has them)."""
+    if (a.type_ids is None) != (b.type_ids is None):
+        return False
+    same_types = a.type_ids is None or bool(np.array_equal(a.type_ids, b.type_ids))  # type: ignore[arg-type]
+    return bool(np.array_equal(a.lengths, b.lengths)) and bool(np.array_equal(a.ids, b.ids)) and same_types
+
+
 def agrees(reference: Tokenizer, candidate: Callable[[Sequence[str]], Tokens], texts: Sequence[str]) -> bool:
     """Whether `candidate` gives `reference`'s ids (without special tokens, with its truncation) for `texts`."""
     expected = reference.encode_batch_fast(list(texts), add_special_tokens=False)
-    flat, slots = candidate(texts)
-    lengths = [len(e.ids) for e in expected]
-    if slots.tolist() != lengths:
-        return False
-    ids = np.fromiter((i for e in expected for i in e.ids), dtype=np.intp, count=sum(lengths))
-    return bool(np.array_equal(flat, ids))
+    return same(candidate(texts), from_rows([e.ids for e in expected]))
 
 
 def proven(

@@ -1,11 +1,13 @@
-"""Token ids of many texts as two flat arrays, and the few operations every tokenizer path shares on them.
+"""Token ids of many texts as flat arrays (`Tokens`), and the few operations every tokenizer path shares on them.
 
-`Tokens` is (flat ids of all the texts in order, tokens per text): no padding, no Python list per text.
+`Tokens` is the one token-array type of every engine: the flat ids of all the texts in order, the tokens per text,
+and (for a transformer that takes them) the token type ids, as `ids`: no padding, no Python list per text.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from itertools import chain
 from typing import TypeAlias
 
@@ -13,50 +15,104 @@ import numpy as np
 import numpy.typing as npt
 
 Ids: TypeAlias = npt.NDArray[np.intp]
-Tokens: TypeAlias = tuple[Ids, Ids]
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Tokens:
+    """Token ids of several texts, concatenated: text i is ids[offsets[i] : offsets[i] + lengths[i]].
+
+    Compared with `exact.same` (arrays have no single truth value, so == is identity).
+    """
+
+    ids: Ids
+    lengths: Ids
+    type_ids: Ids | None = None  # as `ids`; None where the model takes no token type ids (every static model)
+
+    @property
+    def offsets(self) -> Ids:
+        """Where each text's ids start in `ids`."""
+        out = np.zeros(len(self.lengths), dtype=np.intp)
+        np.cumsum(self.lengths[:-1], out=out[1:])
+        return out
+
+    def take(self, rows: Ids) -> Tokens:
+        """The texts `rows` (in that order), as a new Tokens."""
+        lengths = self.lengths[rows]
+        starts = self.offsets[rows]
+        total = int(lengths.sum())
+        # position k of the output is ids[starts[row] + (k - first output position of row)]
+        ends = np.cumsum(lengths)
+        index = np.repeat(starts - (ends - lengths), lengths) + np.arange(total, dtype=np.intp)
+        types = None if self.type_ids is None else self.type_ids[index]
+        return Tokens(self.ids[index], lengths, types)
+
+    @staticmethod
+    def join(parts: Sequence[Tokens]) -> Tokens:
+        """The texts of several Tokens, one after the other (type ids only where every part has them)."""
+        types = [p.type_ids for p in parts]
+        return Tokens(
+            np.concatenate([p.ids for p in parts]),
+            np.concatenate([p.lengths for p in parts]),
+            None if any(t is None for t in types) else np.concatenate(types),  # type: ignore[arg-type]
+        )
 
 
 def from_rows(rows: Sequence[Sequence[int]]) -> Tokens:
-    """(flat ids, tokens per text) of one list of ids per text."""
+    """The Tokens of one list of ids per text."""
     slots = np.fromiter(map(len, rows), dtype=np.intp, count=len(rows))
     flat = np.fromiter(chain.from_iterable(rows), dtype=np.intp, count=int(slots.sum()))
-    return flat, slots
+    return Tokens(flat, slots)
 
 
-def truncate(flat: Ids, slots: Ids, max_length: int | None, keep_end: bool = False) -> Tokens:
+def truncate(tokens: Tokens, max_length: int | None, keep_end: bool = False) -> Tokens:
     """The first (or, `keep_end`, the last) `max_length` tokens of each text, as the tokenizer's truncation keeps."""
+    slots = tokens.lengths
     if max_length is None or slots.size == 0 or int(slots.max()) <= max_length:
-        return flat, slots
+        return tokens
     owner = np.repeat(np.arange(len(slots)), slots)
-    position = np.arange(flat.size) - (np.cumsum(slots) - slots)[owner]
+    position = np.arange(tokens.ids.size) - (np.cumsum(slots) - slots)[owner]
     keep = position >= (slots - max_length)[owner] if keep_end else position < max_length
-    return flat[keep], np.minimum(slots, max_length)
+    return _keep(tokens, keep, np.minimum(slots, max_length))
 
 
-def drop(flat: Ids, slots: Ids, token: int | None) -> Tokens:
+def drop(tokens: Tokens, token: int | None) -> Tokens:
     """The ids without every `token` (model2vec drops the unknown token), and the tokens left per text."""
     if token is None:
-        return flat, slots
-    keep = flat != token
+        return tokens
+    keep = tokens.ids != token
     if keep.all():
-        return flat, slots
+        return tokens
+    slots = tokens.lengths
     owner = np.repeat(np.arange(len(slots)), slots)
-    return flat[keep], np.bincount(owner[keep], minlength=len(slots)).astype(np.intp)
+    return _keep(tokens, keep, np.bincount(owner[keep], minlength=len(slots)).astype(np.intp))
+
+
+def _keep(tokens: Tokens, keep: npt.NDArray[np.bool_], lengths: Ids) -> Tokens:
+    """The tokens where `keep`, `lengths` per text."""
+    types = None if tokens.type_ids is None else tokens.type_ids[keep]
+    return Tokens(tokens.ids[keep], lengths, types)
 
 
 def assemble(n: int, parts: Sequence[tuple[Ids, Tokens]]) -> Tokens:
-    """The tokens of `n` texts put together from parts, each (the texts' positions, their tokens in that order)."""
+    """The tokens of `n` texts put together from parts, each (the texts' positions, their tokens in that order).
+
+    Type ids are kept where every part has them.
+    """
     if len(parts) == 1 and len(parts[0][0]) == n:
         return parts[0][1]
     slots = np.zeros(n, dtype=np.intp)
-    for where, (_, part_slots) in parts:
-        slots[where] = part_slots
+    for where, part in parts:
+        slots[where] = part.lengths
     starts = np.cumsum(slots) - slots
-    flat = np.empty(int(slots.sum()), dtype=np.intp)
-    for where, (part_flat, part_slots) in parts:
-        if part_flat.size:
+    total = int(slots.sum())
+    flat = np.empty(total, dtype=np.intp)
+    types = None if any(part.type_ids is None for _, part in parts) else np.empty(total, dtype=np.intp)
+    for where, part in parts:
+        if part.ids.size:
             # each token's place: its text's start in the whole + its position within its text
-            own_starts = np.cumsum(part_slots) - part_slots
-            shift = np.repeat(starts[where] - own_starts, part_slots)
-            flat[shift + np.arange(part_flat.size)] = part_flat
-    return flat, slots
+            own_starts = np.cumsum(part.lengths) - part.lengths
+            place = np.repeat(starts[where] - own_starts, part.lengths) + np.arange(part.ids.size)
+            flat[place] = part.ids
+            if types is not None:
+                types[place] = part.type_ids  # type: ignore[assignment]  # every part has them where types is set
+    return Tokens(flat, slots, types)

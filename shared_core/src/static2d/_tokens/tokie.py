@@ -8,26 +8,25 @@ combining marks, format characters and unassigned code points inside a word get 
 of printable ASCII (U+0020 to U+007E; decided per text, at no cost for an ASCII string): there every character's
 class (letter, digit, punctuation, space) and lower case are the same in both, which the probes check for every
 pair of such characters, and the probes check the model's algorithm. Every other text goes the exact way of the
-engine (the word cache, or Hugging Face). It is used only for those two layouts, only when tokie reads the file,
-and only once it agrees with Hugging Face on every printable-ASCII probe text (`exact.proven`).
+engine (the word cache, or Hugging Face): `split` is that one split and the one reassembly, for every engine. It is
+used only for those two layouts, only when tokie reads the file, and only once it agrees with Hugging Face on every
+printable-ASCII probe text (`exact.proven`).
 """
 
 from __future__ import annotations
 
 import json
 import tempfile
-from collections.abc import Sequence
-from itertools import chain
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 from tokenizers import Tokenizer
 
 from static2d import _threads
 from static2d._tokens import exact
-from static2d._tokens.ids import Tokens
+from static2d._tokens.ids import Tokens, assemble, from_rows
 
 # (model type, allowed normalizer steps, allowed pre-tokenizer steps): the layouts proven exact.
 _EXACT: tuple[tuple[str, frozenset[str], frozenset[str]], ...] = (
@@ -44,6 +43,28 @@ def accepted(text: str) -> bool:
     return text.isascii() and text.isprintable()
 
 
+def split(
+    texts: Sequence[str],
+    fast: Callable[[Sequence[str]], Tokens],
+    exact: Callable[[Sequence[str]], Tokens],
+) -> Tokens:
+    """The tokens of `texts`: the `accepted` ones by `fast` (tokie), every other by `exact`, put back in order.
+
+    Where every text goes one way, that way gets `texts` as they are (no copy, nothing put back together).
+    """
+    mine = np.fromiter(map(accepted, texts), dtype=bool, count=len(texts))
+    if mine.all():
+        return fast(texts)
+    if not mine.any():
+        return exact(texts)
+    rows, rest = np.flatnonzero(mine), np.flatnonzero(~mine)
+    parts = [
+        (rows, fast([texts[i] for i in rows.tolist()])),
+        (rest, exact([texts[i] for i in rest.tolist()])),
+    ]
+    return assemble(len(texts), parts)
+
+
 class FastTokenizer:
     """`tokie` reading the model's tokenizer.json, with the Hugging Face tokenizer's truncation.
 
@@ -53,7 +74,7 @@ class FastTokenizer:
         >>> from tokenizers import Tokenizer
         >>> hf = Tokenizer.from_file("tokenizer.json")  # doctest: +SKIP
         >>> fast = FastTokenizer.make(hf, "tokenizer.json")  # None unless proven exact  # doctest: +SKIP
-        >>> flat, slots = fast.tokenize(["a text", "another"])  # doctest: +SKIP
+        >>> tokens = fast.tokenize(["a text", "another"])  # tokens.ids, tokens.lengths  # doctest: +SKIP
     """
 
     def __init__(self, tokenizer: Any, max_length: int | None, direction: str) -> None:  # noqa: ANN401 - tokie's
@@ -86,7 +107,7 @@ class FastTokenizer:
         return made if exact.proven(tokenizer, [made._flat, made._each], made.max_length, accepted) else None
 
     def tokenize(self, texts: Sequence[str]) -> Tokens:
-        """(flat ids of all the texts, tokens per text), as Hugging Face gives them without special tokens.
+        """The texts' Tokens, as Hugging Face gives them without special tokens.
 
         Every text must be `accepted`.
         """
@@ -108,7 +129,7 @@ def encode(
     special: bool,
     one_by_one: bool | None = None,
 ) -> Tokens:
-    """The (flat ids, tokens per text) tokie gives `texts`, with special tokens or not.
+    """The Tokens tokie gives `texts`, with special tokens or not (no token type ids).
 
     In one call on tokie's own threads, or text by text in this thread (`one_by_one`; None: where the texts are few,
     or where static2d's thread limit is below the CPUs this process may run on: tokie starts a thread per CPU it
@@ -117,11 +138,9 @@ def encode(
     if one_by_one is None:
         one_by_one = len(texts) <= _FEW or _threads.limit() < _threads.affinity_cpus()
     if one_by_one:
-        rows = [fast.encode(t, add_special_tokens=special).ids for t in texts]
-        lengths: npt.NDArray[np.intp] = np.fromiter(map(len, rows), dtype=np.intp, count=len(rows))
-        return np.fromiter(chain.from_iterable(rows), dtype=np.intp, count=int(lengths.sum())), lengths
+        return from_rows([fast.encode(t, add_special_tokens=special).ids for t in texts])
     ids, lengths = fast.encode_batch_flat(list(texts), add_special_tokens=special)
-    return ids.astype(np.intp), lengths.astype(np.intp)
+    return Tokens(ids.astype(np.intp), lengths.astype(np.intp))
 
 
 def load_tokie(tokenizer: Tokenizer, path: str | Path | None = None) -> Any | None:  # noqa: ANN401 - tokie's

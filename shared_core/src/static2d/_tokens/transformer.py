@@ -23,51 +23,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import partial
 from itertools import chain
 from typing import Any, Protocol
 
 import numpy as np
-import numpy.typing as npt
 
-from static2d._tokens.exact import probe_texts
-from static2d._tokens.tokie import accepted, encode, load_tokie
-
-
-@dataclass(frozen=True)
-class Tokens:
-    """Token ids of several texts, concatenated: text i is ids[offsets[i] : offsets[i] + lengths[i]]."""
-
-    ids: npt.NDArray[np.int64]
-    lengths: npt.NDArray[np.intp]
-    type_ids: npt.NDArray[np.int64] | None  # as `ids`; None where the model takes no token type ids
-
-    @property
-    def offsets(self) -> npt.NDArray[np.intp]:
-        """Where each text's ids start in `ids`."""
-        out = np.zeros(len(self.lengths), dtype=np.intp)
-        np.cumsum(self.lengths[:-1], out=out[1:])
-        return out
-
-    def take(self, rows: npt.NDArray[np.intp]) -> Tokens:
-        """The texts `rows` (in that order), as a new Tokens."""
-        lengths = self.lengths[rows]
-        starts = self.offsets[rows]
-        total = int(lengths.sum())
-        # position k of the output is ids[starts[row] + (k - first output position of row)]
-        ends = np.cumsum(lengths)
-        index = np.repeat(starts - (ends - lengths), lengths) + np.arange(total, dtype=np.intp)
-        types = None if self.type_ids is None else self.type_ids[index]
-        return Tokens(self.ids[index], lengths, types)
-
-    @staticmethod
-    def join(parts: Sequence[Tokens]) -> Tokens:
-        """The texts of several Tokens, one after the other."""
-        types = [p.type_ids for p in parts]
-        return Tokens(
-            np.concatenate([p.ids for p in parts]),
-            np.concatenate([p.lengths for p in parts]),
-            None if any(t is None for t in types) else np.concatenate(types),  # type: ignore[arg-type]
-        )
+from static2d._tokens.exact import probe_texts, same
+from static2d._tokens.ids import Tokens
+from static2d._tokens.tokie import encode, load_tokie, split
 
 
 class TextTokenizer(Protocol):
@@ -113,15 +77,15 @@ class HuggingFaceTokenizer:
         """The ids of `texts` (encode_batch_fast: threads of its own, without holding the GIL)."""
         return self.encode(self.prepare(texts))
 
-    def encode(self, items: list[str]) -> Tokens:
+    def encode(self, items: Sequence[str]) -> Tokens:
         """The ids of texts already prepared (`prepare`)."""
-        encodings = self.backend.encode_batch_fast(items)
+        encodings = self.backend.encode_batch_fast(list(items))
         lengths = np.fromiter(map(len, encodings), dtype=np.intp, count=len(encodings))
         total = int(lengths.sum())
-        ids = np.fromiter(chain.from_iterable(e.ids for e in encodings), dtype=np.int64, count=total)
+        ids = np.fromiter(chain.from_iterable(e.ids for e in encodings), dtype=np.intp, count=total)
         types = None
         if self.type_ids:
-            types = np.fromiter(chain.from_iterable(e.type_ids for e in encodings), dtype=np.int64, count=total)
+            types = np.fromiter(chain.from_iterable(e.type_ids for e in encodings), dtype=np.intp, count=total)
         return Tokens(ids, lengths, types)
 
 
@@ -146,24 +110,19 @@ class TokieTokenizer:
         return cls(fast, exact)
 
     def tokenize(self, texts: Sequence[str], one_by_one: bool | None = None) -> Tokens:
-        """The ids of `texts`: those of printable ASCII (as prepared) by tokie, the others by Hugging Face.
+        """The ids of `texts`: those of printable ASCII (as prepared) by tokie, the others by Hugging Face (`split`).
 
         tokie runs on threads of its own, or text by text in this thread (`one_by_one`, `tokie.encode` of
         `static2d._tokens`). A text alone gets token type ids of 0 (the probes check it).
         """
-        items = self._exact.prepare(texts)
-        mine = np.fromiter(map(accepted, items), dtype=bool, count=len(items))
-        if not mine.any():
-            return self._exact.encode(items)
-        rows, rest = np.flatnonzero(mine), np.flatnonzero(~mine)
-        ids, lengths = encode(self._fast, [items[i] for i in rows.tolist()], special=True, one_by_one=one_by_one)
-        fast = Tokens(ids.astype(np.int64), lengths, np.zeros(len(ids), np.int64) if self._exact.type_ids else None)
-        if rest.size == 0:
-            return fast
-        both = Tokens.join([fast, self._exact.encode([items[i] for i in rest.tolist()])])
-        order = np.empty(len(items), dtype=np.intp)
-        order[np.concatenate([rows, rest])] = np.arange(len(items))
-        return both.take(order)
+        return split(self._exact.prepare(texts), partial(self._tokie, one_by_one=one_by_one), self._exact.encode)
+
+    def _tokie(self, items: Sequence[str], one_by_one: bool | None) -> Tokens:
+        """The ids tokie gives printable-ASCII texts (as prepared), special tokens added; type ids of 0 if taken."""
+        tokens = encode(self._fast, items, special=True, one_by_one=one_by_one)
+        if not self._exact.type_ids:
+            return tokens
+        return Tokens(tokens.ids, tokens.lengths, np.zeros(len(tokens.ids), dtype=np.intp))
 
 
 class SentenceTransformersTokenizer:
@@ -182,15 +141,15 @@ class SentenceTransformersTokenizer:
     def tokenize(self, texts: Sequence[str]) -> Tokens:
         """The ids of `texts`, read back from sentence-transformers' padded batch through its attention mask."""
         if not texts:
-            empty = np.zeros(0, dtype=np.int64)
-            return Tokens(empty, np.zeros(0, dtype=np.intp), empty if self._type_ids else None)
+            empty = np.zeros(0, dtype=np.intp)
+            return Tokens(empty, empty, empty if self._type_ids else None)
         features = self.features(texts)
         mask = features["attention_mask"].bool()
         types = features.get("token_type_ids")
         return Tokens(
-            features["input_ids"][mask].numpy().astype(np.int64),
+            features["input_ids"][mask].numpy().astype(np.intp),
             mask.sum(dim=1).numpy().astype(np.intp),
-            types[mask].numpy().astype(np.int64) if self._type_ids and types is not None else None,
+            types[mask].numpy().astype(np.intp) if self._type_ids and types is not None else None,
         )
 
 
@@ -244,7 +203,7 @@ def exact_tokenizer(
             got = candidate.tokenize(probes)
         except (TypeError, ValueError, RuntimeError, AttributeError):
             continue
-        if _same(got, expected):
+        if same(got, expected):
             return _with_tokie(candidate, probes, expected) or candidate, layout
     return reference, layout
 
@@ -259,10 +218,10 @@ def _with_tokie(exact: HuggingFaceTokenizer, probes: list[str], expected: Tokens
     if fast is None:
         return None
     try:  # both ways tokie may run
-        same = all(_same(fast.tokenize(probes, way), expected) for way in (False, True))
+        agreed = all(same(fast.tokenize(probes, way), expected) for way in (False, True))
     except (TypeError, ValueError, RuntimeError, AttributeError):
         return None
-    return fast if same else None
+    return fast if agreed else None
 
 
 def _fast_candidates(model: Any, type_ids: bool) -> Iterator[HuggingFaceTokenizer]:  # noqa: ANN401
@@ -295,10 +254,3 @@ def _truncation_length(model: Any, tokenizer: Any) -> int | None:  # noqa: ANN40
         return int(given)
     limit = getattr(tokenizer, "model_max_length", None)
     return int(limit) if isinstance(limit, int) and limit < 10**20 else None
-
-
-def _same(a: Tokens, b: Tokens) -> bool:
-    same_types = (a.type_ids is None) == (b.type_ids is None) and (
-        a.type_ids is None or np.array_equal(a.type_ids, b.type_ids)  # type: ignore[arg-type]
-    )
-    return np.array_equal(a.lengths, b.lengths) and np.array_equal(a.ids, b.ids) and same_types

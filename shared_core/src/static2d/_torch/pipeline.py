@@ -22,7 +22,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from static2d._tokens.transformer import Layout, TextTokenizer, Tokens
+from static2d._tokens.ids import Tokens
+from static2d._tokens.transformer import Layout, TextTokenizer
 
 _FIRST_WINDOW = 256  # texts tokenized before the first batch: small, so the device starts early
 _LARGEST_WINDOW = 16384  # windows double up to this many texts
