@@ -171,8 +171,8 @@ def family_rows(args: argparse.Namespace, n: int) -> tuple[list[list[object]], l
         tokens = engine.tokenize(rounds[0])
         pools = timed_rounds(
             {
-                "C": lambda _, e=engine, t=tokens: e.pool(*t, DIMS, 1),
-                "numpy": with_kernel(False, lambda _, e=engine, t=tokens: e.pool(*t, DIMS, 1)),
+                "C": lambda _, e=engine, t=tokens: e.pool(t, DIMS, 1),
+                "numpy": with_kernel(False, lambda _, e=engine, t=tokens: e.pool(t, DIMS, 1)),
             },
             rounds,
         )
@@ -294,8 +294,8 @@ engine = enc._get().engine
 texts = rounds[0]
 tok = min(b.timed_rounds({{"t": engine.tokenize}}, [texts] * 3).values())
 tokens = engine.tokenize(texts)
-pool = min(b.timed_rounds({{"p": lambda _: engine.pool(*tokens, engine.max_dims, {threads})}}, [texts] * 3).values())
-numpy_pool = b.with_kernel(False, lambda _: engine.pool(*tokens, engine.max_dims, {threads}))
+pool = min(b.timed_rounds({{"p": lambda _: engine.pool(tokens, engine.max_dims, {threads})}}, [texts] * 3).values())
+numpy_pool = b.with_kernel(False, lambda _: engine.pool(tokens, engine.max_dims, {threads}))
 pool_np = min(b.timed_rounds({{"p": numpy_pool}}, [texts] * 3).values())
 fast = getattr(engine, "_fast", None)  # tokie, where the engine uses it: its own call on all its threads
 tokie = None

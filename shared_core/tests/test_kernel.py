@@ -370,3 +370,30 @@ def test_text_that_is_not_utf8_goes_the_dictionaries_way() -> None:
     with kernel_switched(True):
         assert cache._tokenize_native(texts[:1]) is not None
         assert cache._tokenize_native(texts) is None
+
+
+@needs_kernel
+def test_the_kernel_picks_tokies_texts_as_accepted_does() -> None:
+    """`printable_ascii` (which texts go to tokie) says what `accepted` says, on every code point and the probes."""
+    from static2d._tokens.exact import probe_texts
+    from static2d._tokens.tokie import accepted
+
+    every = [chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF]
+    texts = [
+        *every,
+        *(f"plain words {c} and more" for c in every[::7]),
+        *probe_texts(64),
+        *multilingual_texts(2000, seed=3),
+        "",
+        " ",
+        "~" * 1000,
+        "x\x7f",
+        "\x1fx",
+        "a\ud800b",  # a lone surrogate: not ASCII
+        "Straße" * 10,
+    ]
+    mask = np.frombuffer(kernel.native().printable_ascii(texts), dtype=np.bool_)
+    expected = np.fromiter(map(accepted, texts), dtype=np.bool_, count=len(texts))
+    assert np.array_equal(mask, expected)
+    assert 0 < mask.sum() < len(texts)  # both kinds are there
+    assert kernel.native().printable_ascii([1, None, b"abc"]) == bytes(3)  # not text: never tokie's

@@ -1,12 +1,13 @@
 """The one output contract of every engine: vectors at (layers, dims) cells, cut to `dims` and normalised once.
 
 An engine's `encode` embeds the texts at each depth it is asked for, at the widest `dims` of the cells, chunk by
-chunk (`by_chunks`), and hands the result to `finish`, which cuts each cell's columns and normalises them.
+chunk (`chunks`, or `by_chunks` where the engine returns each chunk's vectors), and hands the result to `finish`,
+which cuts each cell's columns and normalises them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TypeAlias
 
 import numpy as np
@@ -17,6 +18,23 @@ from static2d._vectors import normalize_rows
 Cell: TypeAlias = tuple[int, int]
 """(layers, dims): a depth of the model (0 for a model without layers) and a number of leading dimensions."""
 Vectors: TypeAlias = npt.NDArray[np.float32]
+
+
+def chunks(
+    texts: Sequence[str], step: int, progress: Callable[[int], object] | None = None
+) -> Iterator[tuple[int, Sequence[str]]]:
+    """(where it starts, the chunk) for `step` texts at a time; `progress` is told each chunk's size once it is done.
+
+    Example:
+        >>> [(start, list(chunk)) for start, chunk in chunks(["a", "b", "c"], 2)]
+        [(0, ['a', 'b']), (2, ['c'])]
+    """
+    n = len(texts)
+    for start in range(0, n, step):
+        chunk = texts if n <= step else texts[start : start + step]
+        yield start, chunk
+        if progress is not None:
+            progress(len(chunk))
 
 
 def by_chunks(
@@ -40,14 +58,11 @@ def by_chunks(
             progress(n)
         return out
     full: dict[int, Vectors] = {}
-    for start in range(0, n, step):
-        chunk = texts[start : start + step]
+    for start, chunk in chunks(texts, step, progress):
         for depth, vectors in run(chunk).items():
             if depth not in full:
                 full[depth] = np.empty((n, vectors.shape[1]), dtype=np.float32)
             full[depth][start : start + len(chunk)] = vectors
-        if progress is not None:
-            progress(len(chunk))
     return full
 
 

@@ -730,7 +730,43 @@ static PyTypeObject PiecesType = {
     .tp_as_sequence = &pieces_sequence,
 };
 
+/* printable_ascii(texts) -> bytes: 1 for each text of printable ASCII only (U+0020 to U+007E; an empty text too),
+   else 0: what `text.isascii() and text.isprintable()` says, without a Python call per text. */
+static PyObject *kernel_printable_ascii(PyObject *self, PyObject *arg) {
+    PyObject *fast = PySequence_Fast(arg, "printable_ascii: texts must be a sequence");
+    if (!fast) return NULL;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(fast);
+    PyObject **items = PySequence_Fast_ITEMS(fast);
+    PyObject *out = PyBytes_FromStringAndSize(NULL, n);
+    if (!out) {
+        Py_DECREF(fast);
+        return NULL;
+    }
+    char *o = PyBytes_AS_STRING(out);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *t = items[i];
+        o[i] = 0;
+        if (!PyUnicode_Check(t)) continue;
+#if PY_VERSION_HEX < 0x030C0000
+        if (PyUnicode_READY(t) < 0) {
+            Py_DECREF(fast);
+            Py_DECREF(out);
+            return NULL;
+        }
+#endif
+        if (!PyUnicode_IS_ASCII(t)) continue;
+        const unsigned char *p = (const unsigned char *)PyUnicode_DATA(t);
+        Py_ssize_t len = PyUnicode_GET_LENGTH(t), k = 0;
+        while (k < len && p[k] >= 0x20 && p[k] <= 0x7E) k++;
+        o[i] = k == len;
+    }
+    Py_DECREF(fast);
+    return out;
+}
+
 static PyMethodDef methods[] = {
+    {"printable_ascii", kernel_printable_ascii, METH_O,
+     "printable_ascii(texts): bytes, 1 for each text of printable ASCII only (U+0020 to U+007E), else 0."},
     {"pool", kernel_pool, METH_VARARGS,
      "pool(table, ids, slots, dims, out): each text's mean of its rows' first dims components, into out."},
     {NULL, NULL, 0, NULL},

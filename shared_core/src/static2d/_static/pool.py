@@ -27,7 +27,15 @@ BLOCK_BYTES = 1 << 21
 _PARALLEL_TOKENS = 1 << 14
 
 
-def pool(table: npt.NDArray[np.float32], flat: Ids, slots: Ids, dims: int, threads: int = 1) -> npt.NDArray[np.float32]:
+def pool(
+    table: npt.NDArray[np.float32],
+    flat: Ids,
+    slots: Ids,
+    dims: int,
+    threads: int = 1,
+    *,
+    out: npt.NDArray[np.float32] | None = None,
+) -> npt.NDArray[np.float32]:
     """Mean of the first `dims` components of each text's token vectors; a text without tokens gives zeros.
 
     Args:
@@ -36,9 +44,10 @@ def pool(table: npt.NDArray[np.float32], flat: Ids, slots: Ids, dims: int, threa
         slots: How many of them each text has.
         dims: How many leading components to keep.
         threads: At most this many threads pool parts of the texts at once (the caller's thread is one of them).
+        out: A C-contiguous (texts, dims) float32 array to write into (say, rows of a larger output), or None.
 
     Returns:
-        A (texts, dims) float32 array.
+        A (texts, dims) float32 array: `out` where given.
 
     Example:
         >>> table = np.eye(3, dtype=np.float32)
@@ -48,21 +57,26 @@ def pool(table: npt.NDArray[np.float32], flat: Ids, slots: Ids, dims: int, threa
     """
     n = len(slots)
     view = table if dims == table.shape[1] else table[:, :dims]
-    out = np.zeros((n, dims), dtype=np.float32)
+    native = kernel_for(table)
+    if out is None:
+        out = np.zeros((n, dims), dtype=np.float32)
+    elif native is None or flat.size == 0:  # the numpy path writes only the texts that have tokens
+        out[:] = 0
     if flat.size == 0:
         return out
     starts = np.cumsum(slots) - slots
-    native = kernel_for(table)
     if native is not None:
         flat, slots = flat.astype(np.int64, copy=False), slots.astype(np.int64, copy=False)
 
+    into = out
+
     def _pool_part(a: int, b: int) -> None:
         if native is None:
-            _pool_into(out[a:b], view, flat, starts[a:b], slots[a:b], dims)
-            out[a:b] /= np.maximum(slots[a:b], 1).astype(np.float32)[:, None]
+            _pool_into(into[a:b], view, flat, starts[a:b], slots[a:b], dims)
+            into[a:b] /= np.maximum(slots[a:b], 1).astype(np.float32)[:, None]
         elif a < b:
             first, last = int(starts[a]), int(starts[b - 1] + slots[b - 1])
-            native.pool(table, flat[first:last], slots[a:b], dims, out[a:b])
+            native.pool(table, flat[first:last], slots[a:b], dims, into[a:b])
 
     parts = max(1, min(threads, n, flat.size // _PARALLEL_TOKENS))
     if parts == 1:
