@@ -155,11 +155,12 @@ def test_printable_ascii_goes_to_tokie_and_every_triple_is_exact(family: tuple[s
     if kind not in TOKIE:
         pytest.skip("tokie is not used for this family")
     engine = _engine(st_dir)
-    assert engine._fast is not None
+    fast = engine._cache.tokie if engine._cache is not None else engine._fast  # the word cache's new pieces, or texts
+    assert fast is not None
     reference = Tokenizer.from_file(str(st_dir / "0_StaticEmbedding" / "tokenizer.json"))
     reference.no_padding()
     texts = _ascii_triples() + _random_ascii(20_000, seed=3)
-    for way in (engine._fast._flat, engine._fast._each):
+    for way in (fast._flat, fast._each):
         tokens = way(texts)
         flat, slots = tokens.ids, tokens.lengths
         expected = [e.ids for e in reference.encode_batch_fast(texts, add_special_tokens=False)]

@@ -37,12 +37,13 @@ AWKWARD = [
 ]
 CORPUS = SENTENCES[:1500] + multilingual_texts(2500, seed=7) + AWKWARD
 
-# Which tokenizers run for each family: tokie for printable-ASCII texts where it is proven (BERT WordPiece and
-# byte-level BPE), the word cache for every layout where a space cuts the tokens in two (all of them here).
+# Which tokenizers run for each family: the word cache for every layout where a space cuts the tokens in two (all of
+# them here), its new pieces of printable ASCII tokenized by tokie where tokie is proven (BERT WordPiece and
+# byte-level BPE).
 PATHS = {
-    "wordpiece-uncased": "tokie + word cache",
-    "wordpiece-cased": "tokie + word cache",
-    "byte-bpe": "tokie + word cache",
+    "wordpiece-uncased": "word cache + tokie",
+    "wordpiece-cased": "word cache + tokie",
+    "byte-bpe": "word cache + tokie",
     "unigram-nfkc": "word cache",
     "unigram-precompiled": "word cache",
     "sp-bpe-byte-fallback": "word cache",
@@ -155,7 +156,7 @@ def test_tokie_only_where_proven_and_only_for_printable_ascii(
     hf = Tokenizer.from_file(str(path))
     hf.no_truncation()
     made = fasttok.FastTokenizer.make(hf, path)
-    assert (made is not None) == PATHS[kind].startswith("tokie")
+    assert (made is not None) == PATHS[kind].endswith("tokie")
     # with every layout allowed, the probes alone keep away the ones tokie gets wrong on ASCII (BPE + Lowercase)
     everything: Callable[[dict[str, object]], bool] = lambda spec: True  # noqa: E731
     monkeypatch.setattr(fasttok, "supported", everything)
@@ -169,14 +170,16 @@ def test_tokie_only_where_proven_and_only_for_printable_ascii(
     assert not fasttok.accepted("𠀀")
 
     engine = _engine(static2d.load(m2v_dir, normalize=False, max_length=MAX_LENGTH - 1))
-    if engine._fast is not None:
+    fast = engine._cache.tokie if engine._cache is not None else engine._fast  # new pieces, or whole texts
+    if fast is not None:
         seen: list[str] = []
-        real = engine._fast.tokenize
-        monkeypatch.setattr(engine._fast, "tokenize", lambda texts: seen.extend(texts) or real(texts))
+        real = fast.tokenize
+        monkeypatch.setattr(fast, "tokenize", lambda texts: seen.extend(texts) or real(texts))
         engine.tokenize(CORPUS)
         assert seen
         assert all(fasttok.accepted(t) for t in seen)
-        assert len(seen) < len(CORPUS)
+        everything = " ".join(CORPUS).split(" ")
+        assert len(seen) < len(set(everything))  # not every piece: those of printable ASCII, once each
 
 
 def test_tokie_or_cache_missing_means_hugging_face(
@@ -188,7 +191,7 @@ def test_tokie_or_cache_missing_means_hugging_face(
     assert "tokie" not in _engine(enc).tokenizer_path
     _, expected = _reference(m2v_dir, CORPUS, m2v=True, max_length=MAX_LENGTH + 1)
     np.testing.assert_allclose(enc.encode(CORPUS), expected, rtol=1e-4, atol=1e-5)
-    monkeypatch.setattr(wordcache.WordCache, "make", classmethod(lambda cls, tokenizer: None))
+    monkeypatch.setattr(wordcache.WordCache, "make", classmethod(lambda cls, *args: None))
     enc = static2d.load(m2v_dir, normalize=False, max_length=MAX_LENGTH + 2)
     assert _engine(enc).tokenizer_path == "tokenizers"
     _, expected = _reference(m2v_dir, CORPUS, m2v=True, max_length=MAX_LENGTH + 2)
@@ -287,23 +290,30 @@ def test_a_batch_uses_at_most_the_thread_limit_and_the_vectors_do_not_depend_on_
 
 def test_tokie_keeps_to_the_thread_limit(monkeypatch: pytest.MonkeyPatch) -> None:
     """tokie starts a thread per CPU it sees, whatever static2d's limit: below the process's CPUs (a Ray actor given
-    one CPU), it tokenizes text by text in static2d's own threads instead, with the same vectors."""
+    one CPU), it tokenizes (the word cache's new pieces) text by text in static2d's own threads instead, with the same
+    vectors."""
     pytest.importorskip("tokie")
     from static2d import _threads
 
-    enc = static2d.load(family_model("wordpiece-uncased"), normalize=False)
-    engine = _engine(enc)
-    assert engine._fast is not None
-    counted = CountedTokie(engine._fast._tokenizer)
-    monkeypatch.setattr(engine._fast, "_tokenizer", counted)
+    def fresh(max_length: int) -> tuple[static2d.Encoder, CountedTokie]:
+        """A new engine (its word cache empty), its tokie counted."""
+        enc = static2d.load(family_model("wordpiece-uncased"), normalize=False, max_length=max_length)
+        cache = _engine(enc)._cache
+        assert cache is not None
+        assert cache.tokie is not None
+        counted = CountedTokie(cache.tokie._tokenizer)
+        monkeypatch.setattr(cache.tokie, "_tokenizer", counted)
+        return enc, counted
+
     texts = [t for t in sts_dev()[0] if fasttok.accepted(t)][:2000]
     monkeypatch.setattr(_threads, "affinity_cpus", lambda: 4)
     monkeypatch.setattr(_threads, "limit", lambda: 4)
+    enc, counted = fresh(500)  # far past these texts' lengths: the same vectors whatever the limit
     expected = enc.encode(texts)
     assert counted.batches > 0
     assert counted.texts == 0
     monkeypatch.setattr(_threads, "limit", lambda: 1)
-    counted.batches = 0
+    enc, counted = fresh(501)
     np.testing.assert_array_equal(enc.encode(texts), expected)
     assert counted.batches == 0
-    assert counted.texts == len(texts)
+    assert counted.texts > 1000  # each new piece of printable ASCII, one by one

@@ -4,9 +4,11 @@ How a batch runs: it is cut into pieces; `threads` workers (static2d's thread li
 each take the next piece, tokenize it and pool it into the output. The compiled kernel (`kernel.py`) looks up the
 word cache's pieces and pools with the GIL released, as tokie and Hugging Face tokenize (numpy's gathering and
 summing, where the kernel is off, release it too), so the workers keep every core busy. Each text is tokenized by
-the fastest path proven exact for it (`exact`): tokie for a printable-ASCII text where tokie is proven for the
-tokenizer, else the word cache where the tokenizer's layout lets a space cut its tokens, else Hugging Face
-`tokenizers` (texts joined where that is proven, else text by text).
+the fastest path proven exact for it (`exact`): the word cache where the tokenizer's layout lets a space cut its
+tokens (its new pieces of printable ASCII tokenized by tokie where tokie is proven for the tokenizer), else tokie
+for a printable-ASCII text where it is proven and Hugging Face `tokenizers` for the others (texts joined where that
+is proven, else text by text). On English text the word cache, once it knows most words, is well ahead of tokie on
+whole texts, and close to it on a first pass (docs/performance.md).
 """
 
 from __future__ import annotations
@@ -83,8 +85,9 @@ class StaticEngine:
         self.max_length = max_length
         # The fastest paths proven to give this tokenizer's ids: tokie for printable ASCII text, then the word cache
         # (else texts joined), then Hugging Face text by text.
-        self._fast = FastTokenizer.make(self.tokenizer, files.static_dir / "tokenizer.json")
-        self._cache = WordCache.make(self.tokenizer)
+        path = files.static_dir / "tokenizer.json"
+        self._cache = WordCache.make(self.tokenizer, path)
+        self._fast = None if self._cache is not None else FastTokenizer.make(self.tokenizer, path)
         self._joiner = None if self._cache is not None else Joiner.make(self.tokenizer)
 
     @property
@@ -94,9 +97,10 @@ class StaticEngine:
 
     @property
     def tokenizer_path(self) -> str:
-        """Which tokenizers run: "tokie + word cache", "tokie + tokenizers", "word cache" or "tokenizers"."""
-        exact = "word cache" if self._cache is not None else "tokenizers"
-        return f"tokie + {exact}" if self._fast is not None else exact
+        """Which tokenizers run: "word cache + tokie", "word cache", "tokie + tokenizers" or "tokenizers"."""
+        if self._cache is not None:
+            return "word cache + tokie" if self._cache.tokie else "word cache"
+        return "tokie + tokenizers" if self._fast is not None else "tokenizers"
 
     def tokenize(self, texts: Sequence[str]) -> Tokens:
         """Token ids of the texts as the model's own library makes them (`Tokens`: flat ids, tokens per text).
@@ -106,16 +110,16 @@ class StaticEngine:
         if self._char_cap is not None and texts and max(map(len, texts)) > self._char_cap:
             cap = self._char_cap
             texts = [t[:cap] for t in texts]
+        if self._cache is not None:
+            return drop(self._cache.tokenize(texts), self._unk_id)
         if self._fast is None:
-            return drop(self._exact(texts), self._unk_id)
+            return drop(self._tokenizers(texts), self._unk_id)
         native = kernel.native()  # which texts tokie gets, at ~30 ns a text (map(accepted) costs ~350)
         mine = None if native is None else np.frombuffer(native.printable_ascii(texts), dtype=np.bool_)
-        return drop(split(texts, self._fast.tokenize, self._exact, mine), self._unk_id)
+        return drop(split(texts, self._fast.tokenize, self._tokenizers, mine), self._unk_id)
 
-    def _exact(self, texts: Sequence[str]) -> Tokens:
-        """Tokens by the word cache, else Hugging Face (texts joined where proven)."""
-        if self._cache is not None:
-            return self._cache.tokenize(texts)
+    def _tokenizers(self, texts: Sequence[str]) -> Tokens:
+        """Tokens by Hugging Face (texts joined where proven)."""
         if self._joiner is not None and len(texts) > 1:
             return self._joiner.tokenize(texts)
         return from_rows([e.ids for e in self.tokenizer.encode_batch_fast(list(texts), add_special_tokens=False)])

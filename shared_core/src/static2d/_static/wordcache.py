@@ -38,6 +38,7 @@ import threading
 import unicodedata
 from collections.abc import Sequence
 from itertools import repeat
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -47,6 +48,7 @@ from static2d._static import kernel
 from static2d._static.joiner import Joiner
 from static2d._tokens import exact
 from static2d._tokens.ids import Ids, Tokens, assemble, from_rows, truncate
+from static2d._tokens.tokie import FastTokenizer, split
 
 Rule = Literal["drop", "space", "none"]
 
@@ -161,7 +163,9 @@ class WordCache:
     # At most this many pieces are kept (then the cache starts afresh): about 100 MB at the most.
     MAX_PIECES = 1 << 19
 
-    def __init__(self, tokenizer: Tokenizer, rule: Rule, spec: dict[str, Any]) -> None:
+    def __init__(
+        self, tokenizer: Tokenizer, rule: Rule, spec: dict[str, Any], tokie_path: str | Path | None = None
+    ) -> None:
         truncation = tokenizer.truncation
         self.max_length: int | None = None if truncation is None else int(truncation["max_length"])
         self.keep_end = truncation is not None and truncation.get("direction") == "left"
@@ -169,8 +173,10 @@ class WordCache:
         self._hf = Tokenizer.from_str(tokenizer.to_str())
         self._hf.no_truncation()
         self._hf.no_padding()
-        # New pieces are tokenized many to a string where that is proven to give each its own tokens (joiner.py).
+        # New pieces are tokenized many to a string where that is proven to give each its own tokens (joiner.py),
+        # those of printable ASCII by tokie where it is proven for this tokenizer (without its truncation).
         self._joiner = Joiner.make(self._hf)
+        self.tokie = None if tokie_path is None else FastTokenizer.make(self._hf, tokie_path)
         normalizer = self._hf.normalizer
         self._normalize = normalizer.normalize_str if normalizer is not None else None
         # The piece after a space is tokenized with that space (Llama's normalizer puts a "▁" before every piece).
@@ -215,11 +221,12 @@ class WordCache:
         self._reset()
 
     @classmethod
-    def make(cls, tokenizer: Tokenizer) -> WordCache | None:
+    def make(cls, tokenizer: Tokenizer, tokie_path: str | Path | None = None) -> WordCache | None:
         """A word cache for `tokenizer` (with the truncation the model uses set on it), or None where not proven.
 
         None where its layout is not one where a space cuts the tokens in two, an added token holds whitespace,
-        or a probe text disagrees.
+        or a probe text disagrees. `tokie_path`: the tokenizer.json tokie may read to tokenize new pieces of
+        printable ASCII (where tokie is proven for it), or None.
         """
         spec = json.loads(tokenizer.to_str())
         rule = layout(spec)
@@ -229,8 +236,8 @@ class WordCache:
             content = str(token.get("content", ""))
             if not content or any(c.isspace() for c in content):
                 return None  # it could span a space: matched before the text is cut
-        cache = cls(tokenizer, rule, spec)
-        fresh = cls(tokenizer, rule, spec)
+        cache = cls(tokenizer, rule, spec, tokie_path)
+        fresh = cls(tokenizer, rule, spec, tokie_path)
         # cold (every piece new), then warm (every piece from the cache), then text by text
         ways = [cache.tokenize, cache.tokenize, lambda texts: _one_by_one(fresh, texts)]
         if not exact.proven(tokenizer, ways, cache.max_length):
@@ -357,11 +364,7 @@ class WordCache:
         """
         with self._cold:
             new = list(zip(missed, firsts, strict=True))  # each once (look_up)
-            inputs = [piece if first else self._prefix + piece for piece, first in new]
-            if self._joiner is not None and len(inputs) > 1:
-                tokens = self._joiner.tokenize(inputs)
-            else:
-                tokens = from_rows([e.ids for e in self._hf.encode_batch_fast(inputs, add_special_tokens=False)])
+            tokens = self._tokenize_new([piece if first else self._prefix + piece for piece, first in new])
             self._native.insert(
                 [piece for piece, _ in new],
                 [first for _, first in new],
@@ -370,6 +373,21 @@ class WordCache:
                 self._refusals([piece for piece, _ in new]),
                 self.MAX_PIECES,
             )
+
+    def _tokenize_new(self, inputs: list[str]) -> Tokens:
+        """The ids of new pieces, each as it is tokenized alone.
+
+        tokie for those of printable ASCII where it is proven, the others joined (`joiner.py`) or one by one by
+        Hugging Face.
+        """
+        if self.tokie is not None:
+            return split(inputs, self.tokie.tokenize, self._tokenize_new_exactly)
+        return self._tokenize_new_exactly(inputs)
+
+    def _tokenize_new_exactly(self, inputs: Sequence[str]) -> Tokens:
+        if self._joiner is not None and len(inputs) > 1:
+            return self._joiner.tokenize(inputs)
+        return from_rows([e.ids for e in self._hf.encode_batch_fast(list(inputs), add_special_tokens=False)])
 
     def _look_up(self, pieces: list[str], first_at: Ids, full_ok: bool = False) -> Ids | None:
         """Each piece's number in the cache (pieces never seen are tokenized and added).
@@ -391,11 +409,7 @@ class WordCache:
             new = list(dict.fromkeys((pieces[i], i in at_start) for i in missing.tolist()))
         if self._pieces + len(new) > self.MAX_PIECES and not full_ok:
             return None
-        inputs = [piece if first else self._prefix + piece for piece, first in new]
-        if self._joiner is not None and len(inputs) > 1:
-            self._add(new, self._joiner.tokenize(inputs))
-        else:
-            self._add(new, from_rows([e.ids for e in self._hf.encode_batch_fast(inputs, add_special_tokens=False)]))
+        self._add(new, self._tokenize_new([piece if first else self._prefix + piece for piece, first in new]))
         later, starting = self._later, self._first
         if self._uniform:
             words[missing] = np.fromiter(map(later.__getitem__, missed), np.intp, count=len(missed))
