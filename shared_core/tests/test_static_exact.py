@@ -37,8 +37,8 @@ def _made_once(make: Callable[..., list[str]]) -> Callable[..., list[str]]:
     built = functools.cache(make)
 
     @functools.wraps(make)
-    def texts(*args: object) -> list[str]:
-        return list(built(*args))
+    def texts(*args: object, **kwargs: object) -> list[str]:
+        return list(built(*args, **kwargs))
 
     return texts
 
