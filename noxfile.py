@@ -51,9 +51,10 @@ TYPED_PACKAGES = (
 )
 TESTKIT = ROOT / "testkit"
 DURATIONS = "--durations=25"
-# The core's and the integration tests run on two pytest-xdist workers (a test file stays on one worker, with its
-# module fixtures): while one waits on a subprocess, an import or a single-threaded Python loop, the other runs. Two,
-# not one per core: each worker holds torch and the real models, and many tests run two threads of their own.
+# The core's tests run on two pytest-xdist workers (a test file stays on one worker, with its module fixtures): while
+# one waits on a subprocess, an import or a single-threaded Python loop, the other runs. Two, not one per core: each
+# worker holds torch and the real models, and many tests run two threads of their own. (Not the integration tests:
+# their time is MiniLM on both cores and fixtures each worker would compute again; two workers were no faster.)
 WORKERS = min(2, os.cpu_count() or 1)
 XDIST = ["-n", str(WORKERS), "--dist", "loadfile"] if WORKERS > 1 else []
 RUFF = "ruff==0.17.6"  # pinned (a new release may format differently); .pre-commit-config.yaml pins the same
@@ -235,7 +236,7 @@ def _everything(session: nox.Session, *extra: str) -> None:
 def integration(session: nox.Session) -> None:
     """One environment with all three frameworks: the same RAG pipeline in each, dims and layers from config."""
     _everything(session, *_groups("integration_tests", "test"))
-    session.run("pytest", "integration_tests", *XDIST, DURATIONS, *session.posargs, env=ENV)
+    session.run("pytest", "integration_tests", DURATIONS, *session.posargs, env=ENV)
 
 
 def _examples_install_line() -> list[str]:
