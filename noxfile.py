@@ -51,6 +51,12 @@ TYPED_PACKAGES = (
 )
 TESTKIT = ROOT / "testkit"
 DURATIONS = "--durations=25"
+# The core's tests run on two pytest-xdist workers (a test file stays on one worker, with its module fixtures): while
+# one waits on a subprocess, an import or a single-threaded Python loop, the other runs. Two, not one per core: each
+# worker holds torch and the real models, and many tests run two threads of their own. (Not the integration tests:
+# their time is MiniLM on both cores and fixtures each worker would compute again; two workers were no faster.)
+WORKERS = min(2, os.cpu_count() or 1)
+XDIST = ["-n", str(WORKERS), "--dist", "loadfile"] if WORKERS > 1 else []
 RUFF = "ruff==0.17.6"  # pinned (a new release may format differently); .pre-commit-config.yaml pins the same
 # The Python versions the packages claim (requires-python >= 3.10) beyond the 3.11 every other session runs on.
 OTHER_PYTHONS = ["3.10", "3.13"]
@@ -170,8 +176,10 @@ def tests(session: nox.Session, package: str) -> None:
     path = PACKAGES[package]
     own = [] if package == "core" else [f"-e{ROOT / path}[transformers]"]
     doctests = ["--doctest-modules", f"{path}/src"] if package == "core" else []
+    workers = XDIST if package == "core" else []
     _install(session, _core(), *own, _testkit(), *_groups(path, "test"))
-    session.run("pytest", f"{path}/tests", *doctests, "-m", "not notorch", DURATIONS, *session.posargs, env=ENV)
+    pytest = ["pytest", f"{path}/tests", *doctests, "-m", "not notorch", *workers, DURATIONS, *session.posargs]
+    session.run(*pytest, env=ENV)
 
 
 # The core's quick tests that need neither torch nor a real model: static models in every format, the options.

@@ -60,7 +60,7 @@ def test_every_option_checks_its_type(option: static2d.Option) -> None:
 _NOT_FOR_STATIC = {"device": "cuda", **{k: v for k, v in NON_DEFAULT_OPTIONS.items() if k != "device"}}
 
 
-@pytest.mark.parametrize("option", [o for o in static2d.OPTIONS if "static" not in o.applies_to], ids=str)
+@pytest.mark.parametrize("option", [o for o in static2d.OPTIONS if "static" not in o.applies_to], ids=lambda o: o.name)
 def test_an_option_that_does_not_apply_to_a_static_model_is_refused(option: static2d.Option, tmp_path: Path) -> None:
     """Every option the registry marks transformer-only is refused on a static model, by one policy."""
     model = make_static_model(tmp_path / "static")

@@ -14,8 +14,10 @@ plain Hugging Face tokenizer:
 
 from __future__ import annotations
 
+import functools
 import random
 import unicodedata
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +31,19 @@ CODE_POINTS = [chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF]
 TOKIE = ("wordpiece-uncased", "wordpiece-cased", "byte-bpe")
 
 
+def _made_once(make: Callable[..., list[str]]) -> Callable[..., list[str]]:
+    """`make`, its texts built once per run (the same for the same arguments; a second over a million code points
+    in Python each time) and handed out as a new list, which a caller may change."""
+    built = functools.cache(make)
+
+    @functools.wraps(make)
+    def texts(*args: object, **kwargs: object) -> list[str]:
+        return list(built(*args, **kwargs))
+
+    return texts
+
+
+@_made_once
 def _in_words() -> list[str]:
     """Every code point inside a word (between ASCII letters), four to a word, four words to a text."""
     c = CODE_POINTS + CODE_POINTS[:16]
@@ -36,6 +51,7 @@ def _in_words() -> list[str]:
     return [" ".join(words[i : i + 4]) for i in range(0, len(words), 4)]
 
 
+@_made_once
 def _at_spaces() -> list[str]:
     """Code points after a space, before a space, alone between spaces and next to one another (sixteen a text)."""
     unassigned = [c for c in CODE_POINTS if unicodedata.category(c) in ("Cn", "Co")]
@@ -50,6 +66,7 @@ def _at_spaces() -> list[str]:
     return out
 
 
+@_made_once
 def _random_unicode(n: int, seed: int) -> list[str]:
     """Random texts: words of random code points (from every plane, and assigned ones of every category)."""
     rng = random.Random(seed)
@@ -78,6 +95,7 @@ def _random_unicode(n: int, seed: int) -> list[str]:
     return texts
 
 
+@_made_once
 def _ascii_triples() -> list[str]:
     """Every ordered triple of printable-ASCII characters next to each other in some text (de Bruijn, order 3)."""
     k, order = 95, 3
@@ -101,6 +119,7 @@ def _ascii_triples() -> list[str]:
     return [text[i : i + 402] for i in range(0, len(text) - 2, 400)]
 
 
+@_made_once
 def _random_ascii(n: int, seed: int) -> list[str]:
     rng = random.Random(seed)
     alphabet = [chr(c) for c in range(0x20, 0x7F)] + list("eeeeaaaoooiiinnnsssttt     ")
@@ -160,10 +179,10 @@ def test_printable_ascii_goes_to_tokie_and_every_triple_is_exact(family: tuple[s
     reference = Tokenizer.from_file(str(st_dir / "0_StaticEmbedding" / "tokenizer.json"))
     reference.no_padding()
     texts = _ascii_triples() + _random_ascii(20_000, seed=3)
+    expected = [e.ids for e in reference.encode_batch_fast(texts, add_special_tokens=False)]
     for way in (fast._flat, fast._each):
         tokens = way(texts)
         flat, slots = tokens.ids, tokens.lengths
-        expected = [e.ids for e in reference.encode_batch_fast(texts, add_special_tokens=False)]
         assert slots.tolist() == [len(r) for r in expected]
         assert flat.tolist() == [i for r in expected for i in r]
 

@@ -14,6 +14,7 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
@@ -184,6 +185,19 @@ def cache_root() -> Path:
     return Path(tempfile.gettempdir()) / f"static2d-testkit-{os.getuid() if hasattr(os, 'getuid') else 'user'}"
 
 
+@contextlib.contextmanager
+def _one_builder(target: Path) -> Iterator[None]:
+    """Hold the lock on building `target` (a file beside it) for the block.
+
+    Concurrent builders (pytest-xdist workers, nox sessions) then wait for the first one's model instead of
+    building the same model again at the same time.
+    """
+    from filelock import FileLock
+
+    with FileLock(str(target) + ".lock"):
+        yield
+
+
 def distilled_static_model(
     fmt: Literal["model2vec", "sentence-transformers"] = "model2vec", *, root: str | os.PathLike[str] | None = None
 ) -> Path:
@@ -198,25 +212,28 @@ def distilled_static_model(
     if (target / "modules.json").is_file():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=".building-"))
-    try:
-        if fmt == "model2vec":
-            from model2vec.distill import distill
-
-            distill(str(source), pca_dims=256).save_pretrained(str(tmp))
-        else:
-            from sentence_transformers import SentenceTransformer
-
-            Normalize, _, _, StaticEmbedding = _st_modules()
-            m2v = distilled_static_model("model2vec", root=root)
-            SentenceTransformer(modules=[StaticEmbedding.from_model2vec(str(m2v)), Normalize()]).save(str(tmp))
+    with _one_builder(target):
+        if (target / "modules.json").is_file():  # built by another process while this one waited
+            return target
+        tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=".building-"))
         try:
-            tmp.rename(target)
-        except OSError:  # another process won the race; its model is as good as ours
+            if fmt == "model2vec":
+                from model2vec.distill import distill
+
+                distill(str(source), pca_dims=256).save_pretrained(str(tmp))
+            else:
+                from sentence_transformers import SentenceTransformer
+
+                Normalize, _, _, StaticEmbedding = _st_modules()
+                m2v = distilled_static_model("model2vec", root=root)
+                SentenceTransformer(modules=[StaticEmbedding.from_model2vec(str(m2v)), Normalize()]).save(str(tmp))
+            try:
+                tmp.rename(target)
+            except OSError:  # another process won the race; its model is as good as ours
+                shutil.rmtree(tmp, ignore_errors=True)
+        except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+            raise
     return target
 
 
@@ -317,11 +334,14 @@ def tiny_transformer(
     if (target / "modules.json").is_file():
         return target
     home.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=home, prefix=".building-"))
-    try:
-        make_tiny_transformer(tmp / "model", family, layers=layers, hidden=hidden, seed=seed)
-        with contextlib.suppress(OSError):  # another process won the race; its model is the same
-            (tmp / "model").rename(target)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    with _one_builder(target):
+        if (target / "modules.json").is_file():  # built by another process while this one waited
+            return target
+        tmp = Path(tempfile.mkdtemp(dir=home, prefix=".building-"))
+        try:
+            make_tiny_transformer(tmp / "model", family, layers=layers, hidden=hidden, seed=seed)
+            with contextlib.suppress(OSError):  # another process won the race; its model is the same
+                (tmp / "model").rename(target)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
     return target

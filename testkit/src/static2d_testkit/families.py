@@ -269,7 +269,7 @@ def family_model(
     import shutil
     from importlib.metadata import PackageNotFoundError, version
 
-    from static2d_testkit import cache_root
+    from static2d_testkit import _one_builder, cache_root
 
     def installed(name: str) -> str:
         try:
@@ -285,14 +285,16 @@ def family_model(
     target = cache_root() / f"family-{family}-{dims}-{stamp}"
     if not (target / "st" / "modules.json").is_file():
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=".building-"))
-        try:
-            make_family_model(family, tmp, dims=dims)
-            try:
-                tmp.rename(target)
-            except OSError:  # another process won the race; its model is as good as ours
-                shutil.rmtree(tmp, ignore_errors=True)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
+        with _one_builder(target):
+            if not (target / "st" / "modules.json").is_file():  # not built by another process while this one waited
+                tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=".building-"))
+                try:
+                    make_family_model(family, tmp, dims=dims)
+                    try:
+                        tmp.rename(target)
+                    except OSError:  # another process won the race; its model is as good as ours
+                        shutil.rmtree(tmp, ignore_errors=True)
+                except BaseException:
+                    shutil.rmtree(tmp, ignore_errors=True)
+                    raise
     return target / ("model2vec" if fmt == "model2vec" else "st")
