@@ -298,7 +298,8 @@ tokens = engine.tokenize(texts)
 pool = min(b.timed_rounds({{"p": lambda _: engine.pool(tokens, engine.max_dims, {threads})}}, [texts] * 3).values())
 numpy_pool = b.with_kernel(False, lambda _: engine.pool(tokens, engine.max_dims, {threads}))
 pool_np = min(b.timed_rounds({{"p": numpy_pool}}, [texts] * 3).values())
-fast = getattr(engine, "_fast", None)  # tokie, where the engine uses it: its own call on all its threads
+cache = getattr(engine, "_cache", None)  # tokie, where the engine uses it (for the word cache's new pieces, or texts)
+fast = cache.tokie if cache is not None else getattr(engine, "_fast", None)
 tokie = None
 if fast is not None:
     flat = lambda t: fast._tokenizer.encode_batch_flat(t, add_special_tokens=False)
