@@ -276,9 +276,13 @@ def test_switched_off_the_static_path_runs_on_numpy() -> None:
         engine = encoder._get().engine
         assert isinstance(engine, StaticEngine)
         assert engine.kernel == "numpy"
+        assert engine.tokenizer_path == "tokie + word cache"  # no compiled table: tokie is ahead on ASCII text
         tokens = engine.tokenize(TEXTS)
         flat, slots = tokens.ids, tokens.lengths
     assert_same_bytes(vectors, sequential_means(engine.table, flat, slots, engine.max_dims))
+    if kernel.native() is not None:  # with it, the word cache takes every text, with the same vectors
+        assert engine.tokenizer_path == "word cache + tokie"
+        assert_same_bytes(encoder.encode(TEXTS), vectors)
 
 
 @needs_kernel

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 import static2d
 from conftest import CountedTokie, sts_dev
-from static2d._static import wordcache
+from static2d._static import kernel, wordcache
 from static2d._static.engine import StaticEngine
 from static2d._tokens import exact
 from static2d._tokens import tokie as fasttok
@@ -98,7 +98,8 @@ def test_ids_and_vectors_equal_hugging_face_whichever_path(
     static2d.clear_cache()  # a fresh engine: its word cache counts this test's texts only, not earlier tests'
     enc = static2d.load(path, normalize=False)
     engine = _engine(enc)
-    assert engine.tokenizer_path == PATHS[kind]
+    numpy_path = PATHS[kind].replace("word cache + tokie", "tokie + word cache")  # no compiled table
+    assert engine.tokenizer_path == (PATHS[kind] if kernel.native() is not None else numpy_path)
     ids, expected = _reference(folder, CORPUS, m2v=m2v)
     if m2v:
         assert any(len(r) >= MAX_LENGTH for r in ids)
@@ -170,7 +171,7 @@ def test_tokie_only_where_proven_and_only_for_printable_ascii(
     assert not fasttok.accepted("𠀀")
 
     engine = _engine(static2d.load(m2v_dir, normalize=False, max_length=MAX_LENGTH - 1))
-    fast = engine._cache.tokie if engine._cache is not None else engine._fast  # new pieces, or whole texts
+    fast = engine._cache.tokie if engine.tokenizer_path.startswith("word cache") else engine._fast  # pieces or texts
     if fast is not None:
         seen: list[str] = []
         real = fast.tokenize
@@ -298,11 +299,13 @@ def test_tokie_keeps_to_the_thread_limit(monkeypatch: pytest.MonkeyPatch) -> Non
     def fresh(max_length: int) -> tuple[static2d.Encoder, CountedTokie]:
         """A new engine (its word cache empty), its tokie counted."""
         enc = static2d.load(family_model("wordpiece-uncased"), normalize=False, max_length=max_length)
-        cache = _engine(enc)._cache
-        assert cache is not None
-        assert cache.tokie is not None
-        counted = CountedTokie(cache.tokie._tokenizer)
-        monkeypatch.setattr(cache.tokie, "_tokenizer", counted)
+        engine = _engine(enc)
+        assert engine._cache is not None
+        # tokie for the word cache's new pieces; on the numpy path, for whole texts
+        fast = engine._cache.tokie if kernel.native() is not None else engine._fast
+        assert fast is not None
+        counted = CountedTokie(fast._tokenizer)
+        monkeypatch.setattr(fast, "_tokenizer", counted)
         return enc, counted
 
     texts = [t for t in sts_dev()[0] if fasttok.accepted(t)][:2000]
@@ -316,4 +319,4 @@ def test_tokie_keeps_to_the_thread_limit(monkeypatch: pytest.MonkeyPatch) -> Non
     enc, counted = fresh(501)
     np.testing.assert_array_equal(enc.encode(texts), expected)
     assert counted.batches == 0
-    assert counted.texts > 1000  # each new piece of printable ASCII, one by one
+    assert counted.texts > 1000  # each new piece (or text) of printable ASCII, one by one

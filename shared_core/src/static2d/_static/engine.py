@@ -8,7 +8,8 @@ the fastest path proven exact for it (`exact`): the word cache where the tokeniz
 tokens (its new pieces of printable ASCII tokenized by tokie where tokie is proven for the tokenizer), else tokie
 for a printable-ASCII text where it is proven and Hugging Face `tokenizers` for the others (texts joined where that
 is proven, else text by text). On English text the word cache, once it knows most words, is well ahead of tokie on
-whole texts, and close to it on a first pass (docs/performance.md).
+whole texts, and close to it on a first pass (docs/performance.md); on the numpy path (no kernel: the word cache's
+dictionaries) tokie takes the printable-ASCII texts ahead of it.
 """
 
 from __future__ import annotations
@@ -87,7 +88,7 @@ class StaticEngine:
         # (else texts joined), then Hugging Face text by text.
         path = files.static_dir / "tokenizer.json"
         self._cache = WordCache.make(self.tokenizer, path)
-        self._fast = None if self._cache is not None else FastTokenizer.make(self.tokenizer, path)
+        self._fast = FastTokenizer.make(self.tokenizer, path)
         self._joiner = None if self._cache is not None else Joiner.make(self.tokenizer)
 
     @property
@@ -97,10 +98,23 @@ class StaticEngine:
 
     @property
     def tokenizer_path(self) -> str:
-        """Which tokenizers run: "word cache + tokie", "word cache", "tokie + tokenizers" or "tokenizers"."""
-        if self._cache is not None:
+        """Which tokenizers run (`tokenize`).
+
+        "word cache + tokie", "word cache", "tokie + word cache", "tokie + tokenizers" or "tokenizers".
+        """
+        if self._cache_takes_all():
+            assert self._cache is not None  # noqa: S101 - where it takes all
             return "word cache + tokie" if self._cache.tokie else "word cache"
-        return "tokie + tokenizers" if self._fast is not None else "tokenizers"
+        exact = "word cache" if self._cache is not None else "tokenizers"
+        return f"tokie + {exact}" if self._fast is not None else exact
+
+    def _cache_takes_all(self) -> bool:
+        """Whether the word cache takes every text.
+
+        It does with the kernel's table (well ahead of tokie on whole texts once it knows most words), or where
+        there is no tokie; on the numpy path tokie takes the printable-ASCII texts.
+        """
+        return self._cache is not None and (self._fast is None or kernel.native() is not None)
 
     def tokenize(self, texts: Sequence[str]) -> Tokens:
         """Token ids of the texts as the model's own library makes them (`Tokens`: flat ids, tokens per text).
@@ -110,13 +124,14 @@ class StaticEngine:
         if self._char_cap is not None and texts and max(map(len, texts)) > self._char_cap:
             cap = self._char_cap
             texts = [t[:cap] for t in texts]
-        if self._cache is not None:
+        if self._cache is not None and self._cache_takes_all():
             return drop(self._cache.tokenize(texts), self._unk_id)
+        exact = self._tokenizers if self._cache is None else self._cache.tokenize
         if self._fast is None:
-            return drop(self._tokenizers(texts), self._unk_id)
+            return drop(exact(texts), self._unk_id)
         native = kernel.native()  # which texts tokie gets, at ~30 ns a text (map(accepted) costs ~350)
         mine = None if native is None else np.frombuffer(native.printable_ascii(texts), dtype=np.bool_)
-        return drop(split(texts, self._fast.tokenize, self._tokenizers, mine), self._unk_id)
+        return drop(split(texts, self._fast.tokenize, exact, mine), self._unk_id)
 
     def _tokenizers(self, texts: Sequence[str]) -> Tokens:
         """Tokens by Hugging Face (texts joined where proven)."""
