@@ -88,7 +88,10 @@ class StaticEngine:
         # (else texts joined), then Hugging Face text by text.
         path = files.static_dir / "tokenizer.json"
         self._cache = WordCache.make(self.tokenizer, path)
-        self._fast = FastTokenizer.make(self.tokenizer, path)
+        # tokie for whole texts only where the word cache does not take them all (`_cache_takes_all`)
+        self._fast = None
+        if self._cache is None or kernel.native() is None:
+            self._fast = FastTokenizer.make(self.tokenizer, path)
         self._joiner = None if self._cache is not None else Joiner.make(self.tokenizer)
 
     @property

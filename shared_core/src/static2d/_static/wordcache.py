@@ -164,7 +164,7 @@ class WordCache:
     MAX_PIECES = 1 << 19
 
     def __init__(
-        self, tokenizer: Tokenizer, rule: Rule, spec: dict[str, Any], tokie_path: str | Path | None = None
+        self, tokenizer: Tokenizer, rule: Rule, spec: dict[str, Any], tokie: FastTokenizer | None = None
     ) -> None:
         truncation = tokenizer.truncation
         self.max_length: int | None = None if truncation is None else int(truncation["max_length"])
@@ -176,7 +176,7 @@ class WordCache:
         # New pieces are tokenized many to a string where that is proven to give each its own tokens (joiner.py),
         # those of printable ASCII by tokie where it is proven for this tokenizer (without its truncation).
         self._joiner = Joiner.make(self._hf)
-        self.tokie = None if tokie_path is None else FastTokenizer.make(self._hf, tokie_path)
+        self.tokie = tokie
         normalizer = self._hf.normalizer
         self._normalize = normalizer.normalize_str if normalizer is not None else None
         # The piece after a space is tokenized with that space (Llama's normalizer puts a "▁" before every piece).
@@ -236,8 +236,14 @@ class WordCache:
             content = str(token.get("content", ""))
             if not content or any(c.isspace() for c in content):
                 return None  # it could span a space: matched before the text is cut
-        cache = cls(tokenizer, rule, spec, tokie_path)
-        fresh = cls(tokenizer, rule, spec, tokie_path)
+        tokie = None
+        if tokie_path is not None:  # one tokie (proven without the model's truncation: pieces are not cut)
+            whole = Tokenizer.from_str(tokenizer.to_str())
+            whole.no_truncation()
+            whole.no_padding()
+            tokie = FastTokenizer.make(whole, tokie_path)
+        cache = cls(tokenizer, rule, spec, tokie)
+        fresh = cls(tokenizer, rule, spec, tokie)
         # cold (every piece new), then warm (every piece from the cache), then text by text
         ways = [cache.tokenize, cache.tokenize, lambda texts: _one_by_one(fresh, texts)]
         if not exact.proven(tokenizer, ways, cache.max_length):
