@@ -14,7 +14,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -185,17 +185,29 @@ def cache_root() -> Path:
     return Path(tempfile.gettempdir()) / f"static2d-testkit-{os.getuid() if hasattr(os, 'getuid') else 'user'}"
 
 
-@contextlib.contextmanager
-def _one_builder(target: Path) -> Iterator[None]:
-    """Hold the lock on building `target` (a file beside it) for the block.
+def build_once(target: Path, done: str, build: Callable[[Path], object]) -> Path:
+    """`target`, made by `build(folder)` unless `target / done` is there already; returns `target`.
 
-    Concurrent builders (pytest-xdist workers, nox sessions) then wait for the first one's model instead of
-    building the same model again at the same time.
+    One builder at a time (a lock file beside `target`): concurrent builders (pytest-xdist workers, nox sessions)
+    wait for the first one's model instead of building the same model again. `build` writes into a temporary folder
+    beside `target`, which is then renamed, so no reader ever finds half a model.
     """
     from filelock import FileLock
 
+    if (target / done).is_file():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(target) + ".lock"):
-        yield
+        if (target / done).is_file():  # built by another process while this one waited
+            return target
+        tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=".building-"))
+        try:
+            build(tmp)
+            with contextlib.suppress(OSError):  # another builder (without the lock) won: its model is the same
+                tmp.rename(target)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)  # gone already where the rename succeeded
+    return target
 
 
 def distilled_static_model(
@@ -208,33 +220,20 @@ def distilled_static_model(
     `fmt="sentence-transformers"` saves the same model as a StaticEmbedding module.
     """
     source = bundled_transformer()
-    target = _distilled_target(fmt, root)
-    if (target / "modules.json").is_file():
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with _one_builder(target):
-        if (target / "modules.json").is_file():  # built by another process while this one waited
-            return target
-        tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=".building-"))
-        try:
-            if fmt == "model2vec":
-                from model2vec.distill import distill
 
-                distill(str(source), pca_dims=256).save_pretrained(str(tmp))
-            else:
-                from sentence_transformers import SentenceTransformer
+    def build(folder: Path) -> None:
+        if fmt == "model2vec":
+            from model2vec.distill import distill
 
-                Normalize, _, _, StaticEmbedding = _st_modules()
-                m2v = distilled_static_model("model2vec", root=root)
-                SentenceTransformer(modules=[StaticEmbedding.from_model2vec(str(m2v)), Normalize()]).save(str(tmp))
-            try:
-                tmp.rename(target)
-            except OSError:  # another process won the race; its model is as good as ours
-                shutil.rmtree(tmp, ignore_errors=True)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-    return target
+            distill(str(source), pca_dims=256).save_pretrained(str(folder))
+        else:
+            from sentence_transformers import SentenceTransformer
+
+            Normalize, _, _, StaticEmbedding = _st_modules()
+            m2v = distilled_static_model("model2vec", root=root)
+            SentenceTransformer(modules=[StaticEmbedding.from_model2vec(str(m2v)), Normalize()]).save(str(folder))
+
+    return build_once(_distilled_target(fmt, root), "modules.json", build)
 
 
 def distilled_static_model_is_built(
@@ -330,18 +329,10 @@ def tiny_transformer(
     versions = f"{torch.__version__}|{transformers.__version__}|{sentence_transformers.__version__}"
     stamp = hashlib.sha256(f"{versions}|{family}|{layers}|{hidden}|{seed}".encode()).hexdigest()[:12]
     home = cache_root() / f"tiny-{family}-L{layers}-H{hidden}-s{seed}-{stamp}"
-    target = home / (name or family)
-    if (target / "modules.json").is_file():
-        return target
-    home.mkdir(parents=True, exist_ok=True)
-    with _one_builder(target):
-        if (target / "modules.json").is_file():  # built by another process while this one waited
-            return target
-        tmp = Path(tempfile.mkdtemp(dir=home, prefix=".building-"))
-        try:
-            make_tiny_transformer(tmp / "model", family, layers=layers, hidden=hidden, seed=seed)
-            with contextlib.suppress(OSError):  # another process won the race; its model is the same
-                (tmp / "model").rename(target)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-    return target
+
+    def build(folder: Path) -> None:
+        with tempfile.TemporaryDirectory(dir=home) as scratch:  # the transformer's own folder is written beside it
+            make_tiny_transformer(Path(scratch) / "model", family, layers=layers, hidden=hidden, seed=seed)
+            shutil.copytree(Path(scratch) / "model", folder, dirs_exist_ok=True)
+
+    return build_once(home / (name or family), "modules.json", build)

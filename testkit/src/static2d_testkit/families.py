@@ -266,10 +266,9 @@ def family_model(
     renamed, so concurrent builders never leave half a model.
     """
     import hashlib
-    import shutil
     from importlib.metadata import PackageNotFoundError, version
 
-    from static2d_testkit import _one_builder, cache_root
+    from static2d_testkit import build_once, cache_root
 
     def installed(name: str) -> str:
         try:
@@ -283,18 +282,5 @@ def family_model(
         recipe + f"{installed('model2vec')}|{installed('tokenizers')}|{installed('sentencepiece')}".encode()
     ).hexdigest()[:12]
     target = cache_root() / f"family-{family}-{dims}-{stamp}"
-    if not (target / "st" / "modules.json").is_file():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with _one_builder(target):
-            if not (target / "st" / "modules.json").is_file():  # not built by another process while this one waited
-                tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=".building-"))
-                try:
-                    make_family_model(family, tmp, dims=dims)
-                    try:
-                        tmp.rename(target)
-                    except OSError:  # another process won the race; its model is as good as ours
-                        shutil.rmtree(tmp, ignore_errors=True)
-                except BaseException:
-                    shutil.rmtree(tmp, ignore_errors=True)
-                    raise
+    build_once(target, "st/modules.json", lambda folder: make_family_model(family, folder, dims=dims))
     return target / ("model2vec" if fmt == "model2vec" else "st")
