@@ -84,11 +84,10 @@ class StaticEngine:
         elif not files.tokenizer_truncation:
             self.tokenizer.no_truncation()
         self.max_length = max_length
-        # The fastest paths proven to give this tokenizer's ids: tokie for printable ASCII text, then the word cache
-        # (else texts joined), then Hugging Face text by text.
+        # The fastest paths proven to give this tokenizer's ids (module docstring): the word cache, tokie for whole
+        # printable-ASCII texts where there is no cache or no kernel (`_whole_text_tokie`), Hugging Face.
         path = files.static_dir / "tokenizer.json"
         self._cache = WordCache.make(self.tokenizer, path)
-        # tokie for whole texts only where the word cache does not take them all (`_cache_takes_all`)
         self._fast = None
         if self._cache is None or kernel.native() is None:
             self._fast = FastTokenizer.make(self.tokenizer, path)
@@ -105,36 +104,41 @@ class StaticEngine:
 
         "word cache + tokie", "word cache", "tokie + word cache", "tokie + tokenizers" or "tokenizers".
         """
-        if self._cache_takes_all():
-            assert self._cache is not None  # noqa: S101 - where it takes all
-            return "word cache + tokie" if self._cache.tokie else "word cache"
         exact = "word cache" if self._cache is not None else "tokenizers"
-        return f"tokie + {exact}" if self._fast is not None else exact
+        if self._whole_text_tokie() is not None:
+            return f"tokie + {exact}"
+        return "word cache + tokie" if self._cache is not None and self._cache.tokie is not None else exact
 
-    def _cache_takes_all(self) -> bool:
-        """Whether the word cache takes every text.
+    def _whole_text_tokie(self) -> FastTokenizer | None:
+        """The tokie for printable-ASCII texts ahead of the exact way, or None where the exact way takes them all.
 
-        It does with the kernel's table (well ahead of tokie on whole texts once it knows most words), or where
-        there is no tokie; on the numpy path tokie takes the printable-ASCII texts.
+        The word cache takes every text with the kernel's table (well ahead of tokie on whole texts once it knows
+        most words); on the numpy path (its Python dictionaries) tokie takes the printable-ASCII texts.
         """
-        return self._cache is not None and (self._fast is None or kernel.native() is not None)
+        if self._cache is not None and kernel.native() is not None:
+            return None
+        return self._fast
 
     def tokenize(self, texts: Sequence[str]) -> Tokens:
         """Token ids of the texts as the model's own library makes them (`Tokens`: flat ids, tokens per text).
 
         A token the model drops (model2vec drops the unknown token) is removed, and not counted.
         """
-        if self._char_cap is not None and texts and max(map(len, texts)) > self._char_cap:
-            cap = self._char_cap
-            texts = [t[:cap] for t in texts]
-        if self._cache is not None and self._cache_takes_all():
-            return drop(self._cache.tokenize(texts), self._unk_id)
+        texts = self._capped(texts)
         exact = self._tokenizers if self._cache is None else self._cache.tokenize
-        if self._fast is None:
+        fast = self._whole_text_tokie()
+        if fast is None:
             return drop(exact(texts), self._unk_id)
         native = kernel.native()  # which texts tokie gets, at ~30 ns a text (map(accepted) costs ~350)
         mine = None if native is None else np.frombuffer(native.printable_ascii(texts), dtype=np.bool_)
-        return drop(split(texts, self._fast.tokenize, exact, mine), self._unk_id)
+        return drop(split(texts, fast.tokenize, exact, mine), self._unk_id)
+
+    def _capped(self, texts: Sequence[str]) -> Sequence[str]:
+        """The texts cut to the format's character cap, where it has one (model2vec's), before tokenizing."""
+        if self._char_cap is not None and texts and max(map(len, texts)) > self._char_cap:
+            cap = self._char_cap
+            return [t[:cap] for t in texts]
+        return texts
 
     def _tokenizers(self, texts: Sequence[str]) -> Tokens:
         """Tokens by Hugging Face (texts joined where proven)."""
@@ -224,9 +228,7 @@ class StaticEngine:
 
     def _encode_few(self, texts: Sequence[str], dims: int) -> npt.NDArray[np.float32]:
         """`pool(tokenize(texts), dims)` for a handful of texts, text by text (the same sums in the same order)."""
-        if self._char_cap is not None:
-            cap = self._char_cap
-            texts = [t[:cap] for t in texts]
+        texts = self._capped(texts)
         out = np.zeros((len(texts), dims), dtype=np.float32)
         unk = self._unk_id
         for i, encoding in enumerate(self.tokenizer.encode_batch_fast(list(texts), add_special_tokens=False)):
