@@ -170,9 +170,7 @@ class WordCache:
         self.max_length: int | None = None if truncation is None else int(truncation["max_length"])
         self.keep_end = truncation is not None and truncation.get("direction") == "left"
         self.rule = rule
-        self._hf = Tokenizer.from_str(tokenizer.to_str())
-        self._hf.no_truncation()
-        self._hf.no_padding()
+        self._hf = _untruncated(tokenizer)
         # New pieces are tokenized many to a string where that is proven to give each its own tokens (joiner.py),
         # those of printable ASCII by tokie where it is proven for this tokenizer (without its truncation).
         self._joiner = Joiner.make(self._hf)
@@ -238,10 +236,7 @@ class WordCache:
                 return None  # it could span a space: matched before the text is cut
         tokie = None
         if tokie_path is not None:  # one tokie (proven without the model's truncation: pieces are not cut)
-            whole = Tokenizer.from_str(tokenizer.to_str())
-            whole.no_truncation()
-            whole.no_padding()
-            tokie = FastTokenizer.make(whole, tokie_path)
+            tokie = FastTokenizer.make(_untruncated(tokenizer), tokie_path)
         cache = cls(tokenizer, rule, spec, tokie)
         fresh = cls(tokenizer, rule, spec, tokie)
         # cold (every piece new), then warm (every piece from the cache), then text by text
@@ -277,12 +272,7 @@ class WordCache:
         n = len(texts)
         if n == 0:
             return Tokens(np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.intp))
-        native = kernel.native()
-        if native is not None:
-            if self._native is None:
-                with self._cold:
-                    if self._native is None:
-                        self._native = native.Pieces()
+        if kernel.native() is not None:
             tokens = self._tokenize_native(texts)
             if tokens is not None:
                 return tokens
@@ -311,16 +301,8 @@ class WordCache:
             self.texts += n
             self.texts_whole += 0 if whole is None else int(whole.sum())
         slots = np.add.reduceat(lengths, first_at)
-        if whole is not None:
-            # texts with a piece that may not be cut off at its spaces: Hugging Face tokenizes each whole
-            where = np.flatnonzero(whole)
-            rows = [
-                e.ids for e in self._hf.encode_batch_fast([texts[i] for i in where.tolist()], add_special_tokens=False)
-            ]
-            mine = np.flatnonzero(~whole)
-            tokens = assemble(n, [(mine, Tokens(flat, slots[mine])), (where, from_rows(rows))])
-            return truncate(tokens, self.max_length, self.keep_end)
-        return truncate(Tokens(flat, slots), self.max_length, self.keep_end)
+        where = np.zeros(0, dtype=np.intp) if whole is None else np.flatnonzero(whole)
+        return self._finish(texts, Tokens(flat, slots), where)
 
     def _tokenize_native(self, texts: Sequence[str]) -> Tokens | None:
         """`tokenize` through the compiled table: the texts cut and their pieces found with the GIL released.
@@ -330,6 +312,12 @@ class WordCache:
         only the texts that held them are looked up again. None (the dictionaries then serve) for a text that is not
         valid UTF-8, or if other calls kept emptying the table meanwhile.
         """
+        if self._native is None:  # made on first use
+            with self._cold:
+                if self._native is None:
+                    native = kernel.native()
+                    assert native is not None  # noqa: S101 - called where the kernel is on
+                    self._native = native.Pieces()
         n = len(texts)
         parts: list[tuple[Ids, Tokens]] = []
         wholes: list[Ids] = []
@@ -350,12 +338,18 @@ class WordCache:
             todo, rows = [todo[i] for i in pending_at.tolist()], rows[pending_at]
         else:
             return None
-        tokens = assemble(n, parts)
         where = np.sort(np.concatenate(wholes))
         self.texts += n
         self.texts_whole += where.size
+        return self._finish(texts, assemble(n, parts), where)
+
+    def _finish(self, texts: Sequence[str], tokens: Tokens, where: Ids) -> Tokens:
+        """`tokens` (no ids for the texts `where`) with the texts `where` tokenized whole, truncated.
+
+        Those texts hold a piece that may not be cut off at its spaces: Hugging Face tokenizes each of them whole.
+        """
         if where.size:
-            # texts with a piece that may not be cut off at its spaces: Hugging Face tokenizes each whole
+            n = len(texts)
             encoded = self._hf.encode_batch_fast([texts[i] for i in where.tolist()], add_special_tokens=False)
             mine = np.setdiff1d(np.arange(n), where, assume_unique=True)
             own = Tokens(tokens.ids, tokens.lengths[mine])  # the texts tokenized whole have no ids here
@@ -544,3 +538,11 @@ def _one_by_one(cache: WordCache, texts: Sequence[str]) -> Tokens:
 def _int64s(buffer: bytes) -> Ids:
     """The int64 array the compiled table hands back as bytes, as ids."""
     return np.frombuffer(buffer, dtype=np.int64).astype(np.intp, copy=False)
+
+
+def _untruncated(tokenizer: Tokenizer) -> Tokenizer:
+    """A copy of `tokenizer` without truncation or padding (a piece is tokenized whole, alone)."""
+    copy = Tokenizer.from_str(tokenizer.to_str())
+    copy.no_truncation()
+    copy.no_padding()
+    return copy
