@@ -26,7 +26,7 @@ from static2d._static.engine import StaticEngine
 from static2d._static.pool import BLOCK_BYTES, kernel_for, mean_rows, pool
 from static2d_testkit.families import FAMILIES, family_model
 from static2d_testkit.multilingual import multilingual_texts
-from test_static_exact import _at_spaces, _in_words, _random_unicode
+from test_static_exact import _at_spaces, _in_words, _marks_in_words, _random_unicode
 
 BUILT = kernel.native() is not None
 needs_kernel = pytest.mark.skipif(not BUILT, reason="the C kernel is not built here (STATIC2D_KERNEL=0 or no compiler)")
@@ -402,3 +402,55 @@ def test_the_kernel_picks_tokies_texts_as_accepted_does() -> None:
     assert np.array_equal(mask, expected)
     assert 0 < mask.sum() < len(texts)  # both kinds are there
     assert kernel.native().printable_ascii([1, None, b"abc"]) == bytes(3)  # not text: never tokie's
+
+
+@needs_kernel
+def test_longest_in_the_kernel_as_in_python() -> None:
+    """`longest` (the encoder's input check and the character cap) answers alike with the kernel and without it."""
+
+    class Text(str):
+        """A str subclass: not a str to the check (`type(t) is str`), as before the kernel."""
+
+    cases = [
+        [],
+        [""],
+        ["a", "abc", ""],
+        multilingual_texts(500, seed=5),
+        ["x" * 100_000, "y"],
+        ["a", b"b", "c"],
+        ["a", "b", 3],
+        [None],
+        ["a", Text("b")],
+        ("tuple", "of", "texts"),
+    ]
+    with kernel_switched(True):
+        with_kernel = [kernel.longest(c) for c in cases]
+    with kernel_switched(False):
+        without = [kernel.longest(c) for c in cases]
+    assert with_kernel == without
+    assert with_kernel[:3] == [0, 0, 3]
+    assert with_kernel[4] == 100_000
+    assert with_kernel[5:9] == [-2, -3, -1, -2]
+
+
+@needs_kernel
+def test_the_kernel_refuses_the_pieces_python_refuses(family: tuple[str, Path]) -> None:
+    """The word cache's checks of new pieces: the kernel's answer is Python's, and it answers most of them."""
+    engine = _engine(family[1])
+    cache = engine._cache
+    if cache is None:
+        pytest.skip("no word cache for this tokenizer")
+    texts = [*_in_words(), *_at_spaces(), *_marks_in_words(), *_random_unicode(300, seed=11), *TEXTS]
+    pieces = list(dict.fromkeys(" ".join(texts).split(" ")))
+    with kernel_switched(False):  # Python alone, judging every character it meets
+        expected = [bool(v) for v in cache._refusals(pieces)]
+    with kernel_switched(True):
+        assert [bool(v) for v in cache._refusals(pieces)] == expected
+    assert 0 < sum(expected) < len(pieces)  # both answers are there
+    # on running text (other words, the same scripts) the kernel answers nearly every new piece itself
+    ordinary = list(dict.fromkeys(" ".join(multilingual_texts(3000, seed=12)).split(" ")))
+    rule = ("drop", "space", "none").index(cache.rule)
+    args = (cache.classes, rule, cache._plain_ascii, cache._per_char, cache._wide_marks)
+    with kernel_switched(True):
+        answered = sum(v != 2 for v in kernel.native().refusals(ordinary, *args))
+    assert answered > 0.9 * len(ordinary), f"the kernel answered {answered} of {len(ordinary)} pieces"

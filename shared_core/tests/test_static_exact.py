@@ -96,6 +96,16 @@ def _random_unicode(n: int, seed: int) -> list[str]:
 
 
 @_made_once
+def _marks_in_words() -> list[str]:
+    """Every combining mark after bases of each UTF-8 width (ASCII to CJK), alone, stacked and at a word's end."""
+    marks = [c for c in CODE_POINTS if unicodedata.category(c)[0] == "M"]
+    bases = ["a", "\u00e9", "\u03b1", "\u0915", "\u0e44", "\u4e2d", "\uac00", "\U00020000"]
+    words = [f"{b}{m}{b}{m}{m}x{b}{m}" for i, m in enumerate(marks) for b in (bases[i % len(bases)],)]
+    words += [f"{b}{m}" for m in marks[::5] for b in bases]
+    return [" ".join(words[i : i + 8]) for i in range(0, len(words), 8)]
+
+
+@_made_once
 def _ascii_triples() -> list[str]:
     """Every ordered triple of printable-ASCII characters next to each other in some text (de Bruijn, order 3)."""
     k, order = 95, 3
@@ -167,6 +177,17 @@ def test_every_code_point_inside_a_word_and_next_to_spaces(family: tuple[str, Pa
     if engine._cache is not None:  # inside a word no character sends a text past the cache
         assert engine._cache.texts_whole == 0
     _assert_same_ids(engine, reference, _at_spaces())
+
+
+def test_every_mark_after_bases_of_every_width(family: tuple[str, Path, Path]) -> None:
+    """A base and the marks after it are one cluster of the word cache's checks (`WordCache._by_clusters`)."""
+    _kind, _, st_dir = family
+    engine = _engine(st_dir)
+    reference = Tokenizer.from_file(str(st_dir / "0_StaticEmbedding" / "tokenizer.json"))
+    reference.no_padding()
+    texts = _marks_in_words()
+    _assert_same_ids(engine, reference, texts)  # every piece new to the cache
+    _assert_same_ids(engine, reference, texts)  # every piece known
 
 
 def test_printable_ascii_goes_to_tokie_and_every_triple_is_exact(family: tuple[str, Path, Path]) -> None:

@@ -764,7 +764,124 @@ static PyObject *kernel_printable_ascii(PyObject *self, PyObject *arg) {
     return out;
 }
 
+/* refusals(pieces, classes, rule, plain_ascii, by_clusters, wide_marks) -> bytes: for each new piece of the word cache
+   0 (safe to cut at its spaces), 1 (a text holding it is tokenized whole) or 2 (Python decides:
+   `WordCache._refused`), from each character's classes (`WordCache.classes`, one byte per code point that Python
+   writes once, after judging the character) exactly as `WordCache._refused` reads them; rule: 0 "drop", 1 "space",
+   2 "none". Read with the GIL released: the pieces are held, and a byte Python has not written yet reads 0 (2 here). */
+enum { CL_JUDGED = 1, CL_BASE = 2, CL_MARK = 4, CL_TOUCHES = 8, CL_END = 16 };
+
+static char refusal(int kind, const void *data, Py_ssize_t n, const unsigned char *classes, int rule, int plain_ascii,
+                    int by_clusters, int wide_marks) {
+    if (n == 0) return rule != 0; /* two spaces in a row, or a space at an end */
+    if (plain_ascii && rule != 2) {
+        Py_ssize_t k = 0;
+        while (k < n && PyUnicode_READ(kind, data, k) >= 0x20 && PyUnicode_READ(kind, data, k) <= 0x7E) k++;
+        if (k == n) return 0;
+    }
+    Py_UCS4 first = PyUnicode_READ(kind, data, 0), last = PyUnicode_READ(kind, data, n - 1);
+    if (!(classes[last] & CL_JUDGED)) return 2;
+    if (classes[last] & CL_END) return 1;
+    if (rule == 2) return first == 0x2581 || last == 0x2581;
+    if (!by_clusters || !(classes[first] & CL_BASE)) return 2;
+    int marks = 0, narrow = 0;
+    for (Py_ssize_t k = 0; k < n; k++) {
+        Py_UCS4 c = PyUnicode_READ(kind, data, k);
+        unsigned char b = classes[c];
+        if (!(b & CL_JUDGED) || (b & CL_TOUCHES) || !(b & (CL_BASE | CL_MARK))) return 2;
+        marks |= !(b & CL_BASE);
+        narrow |= c < 0x800;
+    }
+    return wide_marks && marks && narrow ? 2 : 0;
+}
+
+static PyObject *kernel_refusals(PyObject *self, PyObject *args) {
+    PyObject *seq, *classes_o;
+    int rule, plain_ascii, by_clusters, wide_marks;
+    if (!PyArg_ParseTuple(args, "OOippp:refusals", &seq, &classes_o, &rule, &plain_ascii, &by_clusters, &wide_marks))
+        return NULL;
+    Py_buffer classes = {0};
+    if (PyObject_GetBuffer(classes_o, &classes, PyBUF_C_CONTIGUOUS) < 0) return NULL;
+    if (classes.len != 0x110000 || classes.itemsize != 1) {
+        PyBuffer_Release(&classes);
+        PyErr_SetString(PyExc_ValueError, "refusals: classes must be 0x110000 bytes, one per code point");
+        return NULL;
+    }
+    PyObject *fast = PySequence_Tuple(seq); /* a list could change while the GIL is released */
+    PyObject *out = NULL;
+    Text *pieces = NULL;
+    if (!fast) goto done;
+    Py_ssize_t n = PyTuple_GET_SIZE(fast);
+    pieces = PyMem_Malloc(sizeof(Text) * (size_t)(n ? n : 1));
+    out = PyBytes_FromStringAndSize(NULL, n);
+    if (!pieces || !out) {
+        Py_CLEAR(out);
+        if (!PyErr_Occurred()) PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *o = PyTuple_GET_ITEM(fast, i);
+        if (!PyUnicode_Check(o)) {
+            Py_CLEAR(out);
+            PyErr_SetString(PyExc_TypeError, "refusals: pieces must be str");
+            goto done;
+        }
+#if PY_VERSION_HEX < 0x030C0000
+        if (PyUnicode_READY(o) < 0) {
+            Py_CLEAR(out);
+            goto done;
+        }
+#endif
+        pieces[i].data = PyUnicode_DATA(o);
+        pieces[i].kind = (int)PyUnicode_KIND(o);
+        pieces[i].chars = PyUnicode_GET_LENGTH(o);
+    }
+    char *o = PyBytes_AS_STRING(out);
+    const unsigned char *table = (const unsigned char *)classes.buf;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < n; i++)
+        o[i] = refusal(pieces[i].kind, pieces[i].data, pieces[i].chars, table, rule, plain_ascii, by_clusters,
+                       wide_marks);
+    Py_END_ALLOW_THREADS
+done:
+    PyMem_Free(pieces);
+    Py_XDECREF(fast);
+    PyBuffer_Release(&classes);
+    return out;
+}
+
+/* longest(texts) -> int: the length of the longest text (0 for none), or -1 - i where item i is the first that is not
+   a str: the encoder's check of its input and the format's character cap in one pass, without a Python call per
+   text. */
+static PyObject *kernel_longest(PyObject *self, PyObject *arg) {
+    PyObject *fast = PySequence_Fast(arg, "longest: texts must be a sequence");
+    if (!fast) return NULL;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(fast), most = 0;
+    PyObject **items = PySequence_Fast_ITEMS(fast);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *t = items[i];
+        if (!PyUnicode_CheckExact(t)) {
+            most = -1 - i;
+            break;
+        }
+#if PY_VERSION_HEX < 0x030C0000
+        if (PyUnicode_READY(t) < 0) {
+            Py_DECREF(fast);
+            return NULL;
+        }
+#endif
+        Py_ssize_t len = PyUnicode_GET_LENGTH(t);
+        if (len > most) most = len;
+    }
+    Py_DECREF(fast);
+    return PyLong_FromSsize_t(most);
+}
+
 static PyMethodDef methods[] = {
+    {"refusals", kernel_refusals, METH_VARARGS,
+     "refusals(pieces, classes, rule, plain_ascii, by_clusters, wide_marks): bytes, 0 safe, 1 refused, 2 ask Python."},
+    {"longest", kernel_longest, METH_O,
+     "longest(texts): the longest text's length, or -1 - i where item i is the first that is not a str."},
     {"printable_ascii", kernel_printable_ascii, METH_O,
      "printable_ascii(texts): bytes, 1 for each text of printable ASCII only (U+0020 to U+007E), else 0."},
     {"pool", kernel_pool, METH_VARARGS,

@@ -135,7 +135,7 @@ class StaticEngine:
 
     def _capped(self, texts: Sequence[str]) -> Sequence[str]:
         """The texts cut to the format's character cap, where it has one (model2vec's), before tokenizing."""
-        if self._char_cap is not None and texts and max(map(len, texts)) > self._char_cap:
+        if self._char_cap is not None and kernel.longest(texts) > self._char_cap:
             cap = self._char_cap
             return [t[:cap] for t in texts]
         return texts

@@ -11,6 +11,7 @@ import functools
 import importlib
 import logging
 import os
+from collections.abc import Sequence
 from types import ModuleType
 
 _log = logging.getLogger("static2d")
@@ -32,3 +33,20 @@ def native() -> ModuleType | None:
 def name() -> str:
     """The kernel the static path runs: "C" or "numpy"."""
     return "C" if native() is not None else "numpy"
+
+
+def longest(texts: Sequence[object]) -> int:
+    """The length of the longest text (0 for none), or -1 - i where item i is the first that is not a str.
+
+    One pass in the kernel (no Python call per text), else in Python: the same answer.
+
+    Example:
+        >>> longest(["a", "abc"]), longest(["a", b"b"])
+        (3, -2)
+    """
+    module = native()
+    if module is not None:
+        return int(module.longest(texts))
+    if all(type(t) is str for t in texts):
+        return max(map(len, texts), default=0)  # type: ignore[arg-type]  # every item is a str
+    return -1 - next(i for i, t in enumerate(texts) if type(t) is not str)

@@ -64,6 +64,14 @@ _PREPEND = frozenset(
     + [chr(c) for c in range(0x11A84, 0x11A8A)]
 )
 
+# A character's classes in `WordCache.classes` (bits), as the kernel reads them (`_kernel.c` refusals).
+JUDGED, BASE, MARK, TOUCHES_ADDED, END_REFUSED = 1, 2, 4, 8, 16
+
+
+def _anchor(token: str) -> str:
+    """The one character of an added token looked for (`WordCache._anchor`): a symbol or punctuation if it has one."""
+    return next((c for c in token if unicodedata.category(c)[0] in "PS"), token[0])
+
 
 def _steps(step: dict[str, Any] | None, key: str) -> list[dict[str, Any]] | None:
     """The steps of a normalizer / pre-tokenizer (a Sequence flattened), or None if it is not laid out as JSON."""
@@ -151,8 +159,8 @@ class WordCache:
     """Token ids of texts through a cache of the ids of each piece between spaces (module docstring).
 
     Thread-safe. Where the compiled kernel is on, the pieces live in its table (`_kernel.c` Pieces): texts are cut
-    and looked up there with the GIL released, under the table's read lock; pieces never seen are tokenized here
-    (one call at a time, under a lock no reader waits on) and inserted under its write lock. Else (and for a text
+    and looked up there with the GIL released, under the table's read lock; pieces never seen are tokenized here,
+    by each worker for its own texts (no lock), and inserted under the table's write lock. Else (and for a text
     that is not valid UTF-8) the dictionaries below serve, read and filled under a lock.
 
     Example:
@@ -200,19 +208,29 @@ class WordCache:
         self._literal_replace = any(
             step.get("type") == "Replace" and "String" in (step.get("pattern") or {}) for step in steps
         )
-        self._per_char = self._normalize is not None and not self._literal_replace and self._normalize(" ") == " "
-        # Characters judged (`_judge`) so far: those found plain, and each one's normalized form (by code point, for
-        # str.translate).
-        self._judged: set[str] = set()
-        self._plain: set[str] = set()
-        self._forms: dict[int, str] = {}
+        self._per_char = not self._literal_replace and (self._normalize is None or self._normalize(" ") == " ")
         contents = [str(t.get("content", "")) for t in spec.get("added_tokens") or []]
         self._added = re.compile("|".join(map(re.escape, contents)), re.IGNORECASE) if contents else None
+        # An added token's text can only be in a piece's normalized form where one of its characters is: one
+        # character of each (a symbol where it has one) is looked for in each character and its normalized form.
+        anchors = {_anchor(t) for t in contents if t}
+        self._anchor = re.compile("[" + re.escape("".join(sorted(anchors))) + "]", re.IGNORECASE) if anchors else None
+        # Marks join a piece's clusters (`_by_clusters`) where no such character is one a mark could compose into
+        # (not ASCII), and, under Precompiled (which maps a grapheme of under 6 bytes as a whole), only in pieces
+        # of characters from U+0800 on (3 UTF-8 bytes each: every cluster with a mark is then 6 bytes or more).
+        self._marks = self._per_char and all(a.isascii() for a in anchors)
+        self._wide_marks = any(step.get("type") == "Precompiled" for step in steps)
+        # Each character judged so far (`_judge`): its classes (CLASSES), by code point, read by the kernel too; and
+        # the characters that may start a piece (`_bases`) or be in one (`_clean`) of `_by_clusters`.
+        self.classes = np.zeros(0x110000, dtype=np.uint8)
+        self._judged: set[str] = set()
+        self._bases: set[str] = set()
+        self._clean: set[str] = set()
         self._lock = threading.Lock()
         # The compiled table of pieces (`_kernel.c` Pieces), made on first use where the kernel is on; the Python
         # dictionaries below serve where it is off (and a text that is not valid UTF-8).
         self._native: Any = None
-        self._cold = threading.Lock()  # new pieces are tokenized one call at a time (no reader waits on it)
+        self._making = threading.Lock()  # the compiled table is made once
         # How many texts this cache was given, and how many of them Hugging Face tokenized whole.
         self.texts = 0
         self.texts_whole = 0
@@ -313,7 +331,7 @@ class WordCache:
         valid UTF-8, or if other calls kept emptying the table meanwhile.
         """
         if self._native is None:  # made on first use
-            with self._cold:
+            with self._making:
                 if self._native is None:
                     native = kernel.native()
                     assert native is not None  # noqa: S101 - called where the kernel is on
@@ -359,20 +377,20 @@ class WordCache:
     def _insert_new(self, missed: list[str], firsts: list[bool]) -> None:
         """Tokenize pieces not in the compiled table (one batched Hugging Face call) and insert them.
 
-        One call at a time (`_cold`), which no reader waits on; a piece another call inserted meanwhile is kept as
-        it is (`insert` skips it: the same ids).
+        Workers do this at the same time, each for its own texts' new pieces (no lock: a worker never waits for
+        another's Hugging Face call); a piece two of them found new is inserted once (`insert` skips it the second
+        time: the same ids).
         """
-        with self._cold:
-            new = list(zip(missed, firsts, strict=True))  # each once (look_up)
-            tokens = self._tokenize_new([piece if first else self._prefix + piece for piece, first in new])
-            self._native.insert(
-                [piece for piece, _ in new],
-                [first for _, first in new],
-                tokens.ids.astype(np.int64),
-                tokens.lengths.astype(np.int64),
-                self._refusals([piece for piece, _ in new]),
-                self.MAX_PIECES,
-            )
+        inputs = [piece if first else self._prefix + piece for piece, first in zip(missed, firsts, strict=True)]
+        tokens = self._tokenize_new(inputs)
+        self._native.insert(
+            missed,
+            firsts,
+            tokens.ids.astype(np.int64),
+            tokens.lengths.astype(np.int64),
+            self._refusals(missed),
+            self.MAX_PIECES,
+        )
 
     def _tokenize_new(self, inputs: list[str]) -> Tokens:
         """The ids of new pieces, each as it is tokenized alone.
@@ -438,12 +456,30 @@ class WordCache:
             (self._first if first else self._later)[piece] = number
         self._pieces, self._filled = size, total
 
-    def _refusals(self, pieces: list[str]) -> list[bool]:
-        """`_refused` of each piece (the added tokens looked for in all of them at once, first)."""
+    def _refusals(self, pieces: list[str]) -> Sequence[int]:
+        """`_refused` of each piece: by the kernel where it is built, from the characters' classes, else in Python.
+
+        The added tokens are looked for in all the pieces at once, first (no added token holds a newline: `make`); the
+        pieces the kernel leaves to Python (2: a character not judged yet, or a check only the normalizer makes),
+        and those holding an added token's text, are `_refused` here, which judges their new characters.
+        """
         added = self._added
-        if added is not None and added.search("\n".join(pieces)) is None:  # no added token holds "\n" (make)
+        hits = [m.start() for m in added.finditer("\n".join(pieces))] if added is not None else []
+        if not hits:
             added = None
-        return [self._refused(piece, added) for piece in pieces]
+        native = kernel.native()
+        if native is None:
+            return [self._refused(piece, added) for piece in pieces]
+        rule = ("drop", "space", "none").index(self.rule)
+        verdicts = bytearray(
+            native.refusals(pieces, self.classes, rule, self._plain_ascii, self._per_char, self._wide_marks)
+        )
+        ask = np.frombuffer(verdicts, dtype=np.uint8) == 2
+        if hits:  # the piece each match is in
+            ask[np.searchsorted(np.cumsum([len(p) + 1 for p in pieces]), hits, side="right")] = True
+        for i in np.flatnonzero(ask).tolist():
+            verdicts[i] = self._refused(pieces[i], added)
+        return verdicts
 
     def _refused(self, piece: str, added: re.Pattern[str] | None) -> bool:  # noqa: PLR0911 - one answer per reason
         """Whether a text holding this piece must be tokenized whole (module docstring).
@@ -457,14 +493,15 @@ class WordCache:
             return self.rule != "drop"  # two spaces in a row, or a space at an end
         if self._plain_ascii and self.rule != "none" and piece.isascii() and piece.isprintable():
             return False
-        if piece[-1] in _PREPEND or unicodedata.category(piece[-1]) in ("Cc", "Cf"):
+        last = piece[-1]
+        if last not in self._judged:  # judged here, so the kernel finds it next time
+            self._judge(last)
+        if self.classes[ord(last)] & END_REFUSED:
             return True
         if self.rule == "none":
             return piece[0] == "▁" or piece[-1] == "▁"
-        if self._per_char:
-            alone = self._plain_form(piece)
-            if alone is not None:  # clean ends, and " " + piece normalizes as " " + alone (_judge)
-                return self._added is not None and bool(self._added.search(alone))
+        if self._per_char and self._by_clusters(piece):
+            return False
         normalize = self._normalize
         if normalize is None:
             alone, spaced = piece, " " + piece
@@ -478,37 +515,56 @@ class WordCache:
             return bool(alone) and (alone[-1] in _PREPEND or unicodedata.category(alone[-1]) in ("Cc", "Cf"))
         return not alone or _unclean(alone[0]) or _unclean(alone[-1]) or alone[-1] in _PREPEND
 
-    def _plain_form(self, piece: str) -> str | None:
-        """The normalized form of a piece of characters `_judge` finds plain, one at a time; else None."""
-        if not self._plain.issuperset(piece):
-            for c in set(piece) - self._judged:
-                form = self._judge(c)
-                if form is not None:  # its form first: a reader that finds it plain finds its form
-                    self._forms[ord(c)] = form
-                    self._plain.add(c)
-                self._judged.add(c)
-            if not self._plain.issuperset(piece):
-                return None
-        return piece.translate(self._forms)
+    def _by_clusters(self, piece: str) -> bool:
+        """Whether a piece is known safe from its characters' classes alone (the kernel decides this too).
 
-    def _judge(self, c: str) -> str | None:
-        """A character's normalized form where a piece of such characters normalizes one character at a time.
+        That is where it starts with a base (`_judge`) and each of its characters is a base or a mark, none holding
+        an added token's character: each base with the marks after it is a cluster the normalizer works within
+        (a base starts a grapheme and composes with nothing before it; only marks compose with what precedes
+        them, and only marks reorder), so the space before the piece stays a space and its normalized form starts
+        and ends clean, as `_refused` requires.
+        """
+        chars = set(piece)
+        for c in chars.difference(self._judged):
+            self._judge(c)
+        if not self._clean.issuperset(chars) or piece[0] not in self._bases:
+            return False
+        return not (self._wide_marks and not self._bases.issuperset(chars) and min(piece) < "\u0800")
 
-        That is a letter, digit, punctuation or symbol that is its own grapheme and composes with nothing (no mark,
-        no Hangul jamo, no regional indicator or emoji modifier, no Prepend character), whose normalized form
-        (Unicode normalization, case, accents, SentencePiece's character map work within it) has clean ends
-        ("drop": does not end with a format or control character). Else None.
+    def _judge(self, c: str) -> None:
+        """Work out a character's classes (CLASSES) once, with the normalizer itself, and record them.
+
+        A base is a letter, digit, punctuation or symbol that is its own grapheme and composes with nothing before
+        it (no mark, no Hangul jamo, no regional indicator or emoji modifier, no Prepend or spacing-mark letter),
+        whose normalized form has clean ends ("drop": does not end with a format or control character). A mark
+        (where `_marks`) is a combining mark whose normalized form holds nothing unclean. Either one holding an
+        added token's character (itself or in its normalized form) is marked so, and is in no piece decided here.
         """
         code = ord(c)
-        if c in _PREPEND or c == "▁" or unicodedata.category(c)[0] not in "LNPS" or _composes(code):
-            return None
-        assert self._normalize is not None  # noqa: S101 - only where there is a normalizer
-        form = self._normalize(c)
-        if self.rule == "drop":
-            ok = not form or (form[-1] not in _PREPEND and unicodedata.category(form[-1]) not in ("Cc", "Cf"))
-        else:
-            ok = bool(form) and not _unclean(form[0]) and not _unclean(form[-1]) and form[-1] not in _PREPEND
-        return form if ok else None
+        category = unicodedata.category(c)
+        bits = JUDGED | (END_REFUSED if c in _PREPEND or category in ("Cc", "Cf") else 0)
+        normalize = self._normalize or str
+        form = ""
+        if category[0] in "LNPS" and c not in _PREPEND and c not in "▁\u0e33\u0eb3" and not _composes(code):
+            form = normalize(c)
+            if self.rule == "drop":
+                ok = not form or (form[-1] not in _PREPEND and unicodedata.category(form[-1]) not in ("Cc", "Cf"))
+            else:
+                ok = bool(form) and not _unclean(form[0]) and not _unclean(form[-1]) and form[-1] not in _PREPEND
+            bits |= BASE if ok else 0
+        elif category[0] == "M" and self._marks:
+            form = normalize(c)
+            bits |= MARK if not any(_unclean(x) or x in _PREPEND for x in form) else 0
+        if bits & (BASE | MARK) and self._anchor is not None and self._anchor.search(c + form):
+            bits |= TOUCHES_ADDED
+        # the sets first, then the table: the kernel reads the table without the GIL, and a character it finds
+        # judged is one Python knows too
+        if bits & (BASE | MARK) and not bits & TOUCHES_ADDED:
+            self._clean.add(c)
+            if bits & BASE:
+                self._bases.add(c)
+        self._judged.add(c)
+        self.classes[code] = bits
 
 
 def _composes(code: int) -> bool:
