@@ -768,7 +768,9 @@ static PyObject *kernel_printable_ascii(PyObject *self, PyObject *arg) {
    0 (safe to cut at its spaces), 1 (a text holding it is tokenized whole) or 2 (Python decides:
    `WordCache._refused`), from each character's classes (`WordCache.classes`, one byte per code point that Python
    writes once, after judging the character) exactly as `WordCache._refused` reads them; rule: 0 "drop", 1 "space",
-   2 "none". Read with the GIL released: the pieces are held, and a byte Python has not written yet reads 0 (2 here). */
+   2 "none"; wide_marks: a base with marks only in a cluster of 6 UTF-8 bytes or more (Precompiled maps a shorter
+   grapheme as a whole). Read with the GIL released: the pieces are held, and a byte Python has not written yet reads
+   0 (2 here). */
 enum { CL_JUDGED = 1, CL_BASE = 2, CL_MARK = 4, CL_TOUCHES = 8, CL_END = 16 };
 
 static char refusal(int kind, const void *data, Py_ssize_t n, const unsigned char *classes, int rule, int plain_ascii,
@@ -784,15 +786,22 @@ static char refusal(int kind, const void *data, Py_ssize_t n, const unsigned cha
     if (classes[last] & CL_END) return 1;
     if (rule == 2) return first == 0x2581 || last == 0x2581;
     if (!by_clusters || !(classes[first] & CL_BASE)) return 2;
-    int marks = 0, narrow = 0;
+    int marked = 0, size = 0; /* the current cluster: whether it has a mark, its UTF-8 bytes */
     for (Py_ssize_t k = 0; k < n; k++) {
         Py_UCS4 c = PyUnicode_READ(kind, data, k);
         unsigned char b = classes[c];
         if (!(b & CL_JUDGED) || (b & CL_TOUCHES) || !(b & (CL_BASE | CL_MARK))) return 2;
-        marks |= !(b & CL_BASE);
-        narrow |= c < 0x800;
+        int bytes = c < 0x80 ? 1 : c < 0x800 ? 2 : c < 0x10000 ? 3 : 4;
+        if (b & CL_BASE) {
+            if (wide_marks && marked && size < 6) return 2;
+            marked = 0;
+            size = bytes;
+        } else {
+            marked = 1;
+            size += bytes;
+        }
     }
-    return wide_marks && marks && narrow ? 2 : 0;
+    return wide_marks && marked && size < 6 ? 2 : 0;
 }
 
 static PyObject *kernel_refusals(PyObject *self, PyObject *args) {

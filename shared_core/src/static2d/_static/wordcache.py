@@ -216,8 +216,8 @@ class WordCache:
         anchors = {_anchor(t) for t in contents if t}
         self._anchor = re.compile("[" + re.escape("".join(sorted(anchors))) + "]", re.IGNORECASE) if anchors else None
         # Marks join a piece's clusters (`_by_clusters`) where no such character is one a mark could compose into
-        # (not ASCII), and, under Precompiled (which maps a grapheme of under 6 bytes as a whole), only in pieces
-        # of characters from U+0800 on (3 UTF-8 bytes each: every cluster with a mark is then 6 bytes or more).
+        # (not ASCII), and, under Precompiled (which maps a grapheme of under 6 bytes as a whole), only in clusters
+        # of 6 UTF-8 bytes or more (`_wide_clusters`).
         self._marks = self._per_char and all(a.isascii() for a in anchors)
         self._wide_marks = any(step.get("type") == "Precompiled" for step in steps)
         # Each character judged so far (`_judge`): its classes (CLASSES), by code point, read by the kernel too; and
@@ -529,7 +529,7 @@ class WordCache:
             self._judge(c)
         if not self._clean.issuperset(chars) or piece[0] not in self._bases:
             return False
-        return not (self._wide_marks and not self._bases.issuperset(chars) and min(piece) < "\u0800")
+        return not self._wide_marks or self._bases.issuperset(chars) or _wide_clusters(piece, self._bases)
 
     def _judge(self, c: str) -> None:
         """Work out a character's classes (CLASSES) once, with the normalizer itself, and record them.
@@ -565,6 +565,25 @@ class WordCache:
                 self._bases.add(c)
         self._judged.add(c)
         self.classes[code] = bits
+
+
+def _wide_clusters(piece: str, bases: set[str]) -> bool:
+    """Whether each base of the piece with the marks after it, where it has any, is 6 UTF-8 bytes or more.
+
+    Precompiled maps a grapheme of under 6 bytes as a whole (its character map may hold such a sequence), a longer
+    one character by character.
+    """
+    marked, size = False, 0
+    for c in piece:
+        code = ord(c)
+        width = 1 if code < 0x80 else 2 if code < 0x800 else 3 if code < 0x10000 else 4
+        if c in bases:
+            if marked and size < 6:
+                return False
+            marked, size = False, width
+        else:
+            marked, size = True, size + width
+    return not (marked and size < 6)
 
 
 def _composes(code: int) -> bool:
