@@ -406,7 +406,7 @@ def test_the_kernel_picks_tokies_texts_as_accepted_does() -> None:
 
 @needs_kernel
 def test_longest_in_the_kernel_as_in_python() -> None:
-    """`longest` (the encoder's input check and the character cap) answers alike with the kernel and without it."""
+    """`longest` (the character cap's check) answers alike with the kernel and without it."""
 
     class Text(str):
         """A str subclass: not a str to the check (`type(t) is str`), as before the kernel."""

@@ -860,8 +860,7 @@ done:
 }
 
 /* longest(texts) -> int: the length of the longest text (0 for none), or -1 - i where item i is the first that is not
-   a str: the encoder's check of its input and the format's character cap in one pass, without a Python call per
-   text. */
+   a str: whether a batch needs the format's character cap, in one pass without a Python call per text. */
 static PyObject *kernel_longest(PyObject *self, PyObject *arg) {
     PyObject *fast = PySequence_Fast(arg, "longest: texts must be a sequence");
     if (!fast) return NULL;
