@@ -24,6 +24,7 @@ from static2d import _threads
 from static2d._static import kernel
 from static2d._static.engine import StaticEngine
 from static2d._static.pool import BLOCK_BYTES, kernel_for, mean_rows, pool
+from static2d._tokens.ids import Tokens, drop
 from static2d_testkit.families import FAMILIES, family_model
 from static2d_testkit.multilingual import multilingual_texts
 from test_static_exact import _at_spaces, _in_words, _marks_in_words, _random_unicode
@@ -112,6 +113,24 @@ def test_pool_is_the_sequential_float32_sum_on_both_paths(columns: int, threads:
             one, one_reference = both(lambda ids=ids, dims=dims: mean_rows(table, ids, dims))
             assert_same_bytes(one[None], expected[i][None])
             assert_same_bytes(one_reference[None], expected[i][None])
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_a_skipped_token_is_left_out_as_if_dropped_first(threads: int) -> None:
+    """`pool(skip=)` (model2vec's unknown token): the means of the ids without it, on both paths, bit for bit."""
+    rng = np.random.default_rng(7)
+    table = rng.standard_normal((300, 64)).astype(np.float32) * rng.uniform(1e-3, 1e3, (300, 1)).astype(np.float32)
+    slots = rng.integers(0, 40, 2000)
+    slots[[5, 6]] = [20_000, 3]
+    flat = rng.integers(0, 300, int(slots.sum())).astype(np.intp)
+    flat[rng.random(flat.size) < 0.2] = 17  # the token to leave out, often
+    flat[int(slots[:6].sum()) : int(slots[:7].sum())] = 17  # a text of that token only: zeros
+    kept = drop(Tokens(flat, slots), 17)
+    expected = sequential_means(table, kept.ids, kept.lengths, 64)
+    ours, reference = both(lambda: pool(table, flat, slots, 64, threads, skip=17))
+    assert_same_bytes(reference, expected)
+    assert_same_bytes(ours, expected)
+    assert not expected[6].any()
 
 
 @needs_kernel

@@ -121,9 +121,11 @@ static int check_floats(Py_buffer *b, const char *name) {
 static PyObject *kernel_pool(PyObject *self, PyObject *args) {
     PyObject *table_o, *ids_o, *slots_o, *out_o;
     Py_ssize_t dims;
-    if (!PyArg_ParseTuple(args, "OOOnO:pool", &table_o, &ids_o, &slots_o, &dims, &out_o)) return NULL;
+    long long skip = -1; /* a token id left out of the mean (model2vec drops the unknown token), or -1 */
+    if (!PyArg_ParseTuple(args, "OOOnO|L:pool", &table_o, &ids_o, &slots_o, &dims, &out_o, &skip)) return NULL;
     Py_buffer table = {0}, ids = {0}, slots = {0}, out = {0};
     PyObject *result = NULL;
+    int64_t *kept = NULL; /* one text's ids but `skip`, where a text holds it */
     if (PyObject_GetBuffer(table_o, &table, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) goto done;
     if (PyObject_GetBuffer(ids_o, &ids, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) goto done;
     if (PyObject_GetBuffer(slots_o, &slots, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) goto done;
@@ -152,6 +154,13 @@ static PyObject *kernel_pool(PyObject *self, PyObject *args) {
         PyErr_SetString(PyExc_ValueError, "pool: slots do not add up to the ids");
         goto done;
     }
+    Py_ssize_t longest = 0;
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (sl[i] > longest) longest = (Py_ssize_t)sl[i];
+    if (skip >= 0 && !(kept = PyMem_Malloc(sizeof(int64_t) * (size_t)(longest ? longest : 1)))) {
+        PyErr_NoMemory();
+        goto done;
+    }
     int64_t bad = 0;
     int failed = 0;
     Py_BEGIN_ALLOW_THREADS
@@ -159,7 +168,15 @@ static PyObject *kernel_pool(PyObject *self, PyObject *args) {
     for (Py_ssize_t i = 0; i < n && !failed; i++) {
         Py_ssize_t k = (Py_ssize_t)sl[i];
         float *acc = o + (size_t)i * (size_t)dims;
-        if (sum_rows(tab, rows, stride, idp + at, k, dims, acc, &bad) < 0) {
+        const int64_t *own = idp + at;
+        at += k;
+        if (skip >= 0) { /* the same rows in the same order, without `skip`: the sums of the ids dropped first */
+            Py_ssize_t m = 0;
+            for (Py_ssize_t j = 0; j < k; j++)
+                if (own[j] != skip) kept[m++] = own[j];
+            if (m < k) own = kept, k = m;
+        }
+        if (sum_rows(tab, rows, stride, own, k, dims, acc, &bad) < 0) {
             failed = 1;
             break;
         }
@@ -167,7 +184,6 @@ static PyObject *kernel_pool(PyObject *self, PyObject *args) {
             float count = (float)k;
             for (Py_ssize_t d = 0; d < dims; d++) acc[d] = acc[d] / count;
         }
-        at += k;
     }
     Py_END_ALLOW_THREADS
     if (failed) {
@@ -177,6 +193,7 @@ static PyObject *kernel_pool(PyObject *self, PyObject *args) {
     result = Py_None;
     Py_INCREF(result);
 done:
+    PyMem_Free(kept);
     if (table.obj) PyBuffer_Release(&table);
     if (ids.obj) PyBuffer_Release(&ids);
     if (slots.obj) PyBuffer_Release(&slots);
@@ -893,7 +910,8 @@ static PyMethodDef methods[] = {
     {"printable_ascii", kernel_printable_ascii, METH_O,
      "printable_ascii(texts): bytes, 1 for each text of printable ASCII only (U+0020 to U+007E), else 0."},
     {"pool", kernel_pool, METH_VARARGS,
-     "pool(table, ids, slots, dims, out): each text's mean of its rows' first dims components, into out."},
+     "pool(table, ids, slots, dims, out, skip=-1): each text's mean of its rows' first dims components (the rows of "
+     "token `skip` left out), into out."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -124,14 +124,18 @@ class StaticEngine:
 
         A token the model drops (model2vec drops the unknown token) is removed, and not counted.
         """
+        return drop(self._tokenize(texts), self._unk_id)
+
+    def _tokenize(self, texts: Sequence[str]) -> Tokens:
+        """`tokenize` with the token the model drops still there (pooling leaves it out: `pool(skip=)`)."""
         texts = self._capped(texts)
         exact = self._tokenizers if self._cache is None else self._cache.tokenize
         fast = self._whole_text_tokie()
         if fast is None:
-            return drop(exact(texts), self._unk_id)
+            return exact(texts)
         native = kernel.native()  # which texts tokie gets, at ~30 ns a text (map(accepted) costs ~350)
         mine = None if native is None else np.frombuffer(native.printable_ascii(texts), dtype=np.bool_)
-        return drop(split(texts, fast.tokenize, exact, mine), self._unk_id)
+        return split(texts, fast.tokenize, exact, mine)
 
     def _capped(self, texts: Sequence[str]) -> Sequence[str]:
         """The texts cut to the format's character cap, where it has one (model2vec's), before tokenizing."""
@@ -150,7 +154,7 @@ class StaticEngine:
         self, tokens: Tokens, dims: int, threads: int = 1, *, out: npt.NDArray[np.float32] | None = None
     ) -> npt.NDArray[np.float32]:
         """Mean of the first `dims` components of each text's token vectors (`pool.pool`, by up to `threads`)."""
-        return pool(self.table, tokens.ids, tokens.lengths, dims, threads, out=out)
+        return pool(self.table, tokens.ids, tokens.lengths, dims, threads, out=out, skip=self._unk_id)
 
     def encode(
         self,
@@ -195,7 +199,7 @@ class StaticEngine:
             return out
         threads = _threads.limit()
         if n <= _PIECE:
-            return self.pool(self.tokenize(texts), dims, threads, out=out)
+            return self.pool(self._tokenize(texts), dims, threads, out=out)
         if out is None:
             out = np.empty((n, dims), dtype=np.float32)
         into = out
@@ -211,7 +215,7 @@ class StaticEngine:
                     if start is None:
                         return
                     end = min(n, start + _PIECE)
-                    self.pool(self.tokenize(texts[start:end]), dims, out=into[start:end])
+                    self.pool(self._tokenize(texts[start:end]), dims, out=into[start:end])
             except BaseException as e:  # handed to the caller
                 errors.append(e)
 

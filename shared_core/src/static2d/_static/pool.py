@@ -18,7 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from static2d._static import kernel
-from static2d._tokens.ids import Ids
+from static2d._tokens.ids import Ids, Tokens, drop
 
 # A block of gathered token vectors is at most this many bytes, so it stays in cache and memory does not grow with
 # the input.
@@ -35,6 +35,7 @@ def pool(
     threads: int = 1,
     *,
     out: npt.NDArray[np.float32] | None = None,
+    skip: int | None = None,
 ) -> npt.NDArray[np.float32]:
     """Mean of the first `dims` components of each text's token vectors; a text without tokens gives zeros.
 
@@ -45,6 +46,8 @@ def pool(
         dims: How many leading components to keep.
         threads: At most this many threads pool parts of the texts at once (the caller's thread is one of them).
         out: A C-contiguous (texts, dims) float32 array to write into (say, rows of a larger output), or None.
+        skip: A token id left out of every mean (model2vec drops the unknown token): the kernel skips its rows as
+            it sums, the numpy path drops it first (`ids.drop`); the same sums either way.
 
     Returns:
         A (texts, dims) float32 array: `out` where given.
@@ -58,6 +61,9 @@ def pool(
     n = len(slots)
     view = table if dims == table.shape[1] else table[:, :dims]
     native = kernel_for(table)
+    if native is None and skip is not None:
+        dropped = drop(Tokens(flat, slots), skip)
+        flat, slots, skip = dropped.ids, dropped.lengths, None
     if out is None:
         out = np.zeros((n, dims), dtype=np.float32)
     elif native is None or flat.size == 0:  # the numpy path writes only the texts that have tokens
@@ -76,7 +82,7 @@ def pool(
             into[a:b] /= np.maximum(slots[a:b], 1).astype(np.float32)[:, None]
         elif a < b:
             first, last = int(starts[a]), int(starts[b - 1] + slots[b - 1])
-            native.pool(table, flat[first:last], slots[a:b], dims, into[a:b])
+            native.pool(table, flat[first:last], slots[a:b], dims, into[a:b], -1 if skip is None else skip)
 
     parts = max(1, min(threads, n, flat.size // _PARALLEL_TOKENS))
     if parts == 1:

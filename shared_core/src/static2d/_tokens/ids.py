@@ -79,12 +79,13 @@ def drop(tokens: Tokens, token: int | None) -> Tokens:
     """The ids without every `token` (model2vec drops the unknown token), and the tokens left per text."""
     if token is None:
         return tokens
-    keep = tokens.ids != token
-    if keep.all():
+    hit = tokens.ids == token
+    if not hit.any():
         return tokens
     slots = tokens.lengths
-    owner = np.repeat(np.arange(len(slots)), slots)
-    return _keep(tokens, keep, np.bincount(owner[keep], minlength=len(slots)).astype(np.intp))
+    gone = np.concatenate((np.zeros(1, dtype=np.intp), np.cumsum(hit, dtype=np.intp)))  # dropped before each token
+    ends = np.cumsum(slots)
+    return _keep(tokens, ~hit, slots - (gone[ends] - gone[ends - slots]))
 
 
 def _keep(tokens: Tokens, keep: npt.NDArray[np.bool_], lengths: Ids) -> Tokens:
