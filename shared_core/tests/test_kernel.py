@@ -468,8 +468,6 @@ def test_the_kernel_refuses_the_pieces_python_refuses(family: tuple[str, Path]) 
     assert 0 < sum(expected) < len(pieces)  # both answers are there
     # on running text (other words, the same scripts) the kernel answers nearly every new piece itself
     ordinary = list(dict.fromkeys(" ".join(multilingual_texts(3000, seed=12)).split(" ")))
-    rule = ("drop", "space", "none").index(cache.rule)
-    args = (cache.classes, rule, cache._plain_ascii, cache._per_char, cache._wide_marks)
     with kernel_switched(True):
-        answered = sum(v != 2 for v in kernel.native().refusals(ordinary, *args))
+        answered = sum(v != 2 for v in cache._kernel_refusals(ordinary))
     assert answered > 0.9 * len(ordinary), f"the kernel answered {answered} of {len(ordinary)} pieces"

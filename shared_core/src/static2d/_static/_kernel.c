@@ -154,12 +154,14 @@ static PyObject *kernel_pool(PyObject *self, PyObject *args) {
         PyErr_SetString(PyExc_ValueError, "pool: slots do not add up to the ids");
         goto done;
     }
-    Py_ssize_t longest = 0;
-    for (Py_ssize_t i = 0; i < n; i++)
-        if (sl[i] > longest) longest = (Py_ssize_t)sl[i];
-    if (skip >= 0 && !(kept = PyMem_Malloc(sizeof(int64_t) * (size_t)(longest ? longest : 1)))) {
-        PyErr_NoMemory();
-        goto done;
+    if (skip >= 0) { /* room for the longest text's ids */
+        Py_ssize_t longest = 1;
+        for (Py_ssize_t i = 0; i < n; i++)
+            if (sl[i] > longest) longest = (Py_ssize_t)sl[i];
+        if (!(kept = PyMem_Malloc(sizeof(int64_t) * (size_t)longest))) {
+            PyErr_NoMemory();
+            goto done;
+        }
     }
     int64_t bad = 0;
     int failed = 0;

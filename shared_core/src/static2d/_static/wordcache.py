@@ -150,6 +150,11 @@ def _llama_like(normalizers: list[dict[str, Any]], model: dict[str, Any]) -> boo
     return not any("▁" in token.lstrip("▁") for token in vocab)
 
 
+def _joins_next(c: str) -> bool:
+    """A character that may extend its grapheme over a space after it: Prepend, or a format or control character."""
+    return c in _PREPEND or unicodedata.category(c) in ("Cc", "Cf")
+
+
 def _unclean(c: str) -> bool:
     """Whitespace, control, format, unassigned, private use, surrogate, or "▁": not a clean edge of a piece."""
     return c == "▁" or c.isspace() or unicodedata.category(c)[0] in "CZ"
@@ -467,18 +472,23 @@ class WordCache:
         hits = [m.start() for m in added.finditer("\n".join(pieces))] if added is not None else []
         if not hits:
             added = None
-        native = kernel.native()
-        if native is None:
+        if kernel.native() is None:
             return [self._refused(piece, added) for piece in pieces]
-        rule = ("drop", "space", "none").index(self.rule)
-        verdicts = bytearray(
-            native.refusals(pieces, self.classes, rule, self._plain_ascii, self._per_char, self._wide_marks)
-        )
+        verdicts = bytearray(self._kernel_refusals(pieces))
         ask = np.frombuffer(verdicts, dtype=np.uint8) == 2
         if hits:  # the piece each match is in
             ask[np.searchsorted(np.cumsum([len(p) + 1 for p in pieces]), hits, side="right")] = True
         for i in np.flatnonzero(ask).tolist():
             verdicts[i] = self._refused(pieces[i], added)
+        return verdicts
+
+    def _kernel_refusals(self, pieces: list[str]) -> bytes:
+        """The kernel's answer for each piece (`_kernel.c` refusals): 0 safe, 1 refused, 2 left to `_refused`."""
+        native = kernel.native()
+        assert native is not None  # noqa: S101 - called where the kernel is on
+        rule = ("drop", "space", "none").index(self.rule)
+        flags = (self._plain_ascii, self._per_char, self._wide_marks)
+        verdicts: bytes = native.refusals(pieces, self.classes, rule, *flags)
         return verdicts
 
     def _refused(self, piece: str, added: re.Pattern[str] | None) -> bool:  # noqa: PLR0911 - one answer per reason
@@ -512,7 +522,7 @@ class WordCache:
         if spaced != " " + alone:
             return True
         if self.rule == "drop":
-            return bool(alone) and (alone[-1] in _PREPEND or unicodedata.category(alone[-1]) in ("Cc", "Cf"))
+            return bool(alone) and _joins_next(alone[-1])
         return not alone or _unclean(alone[0]) or _unclean(alone[-1]) or alone[-1] in _PREPEND
 
     def _by_clusters(self, piece: str) -> bool:
@@ -542,13 +552,13 @@ class WordCache:
         """
         code = ord(c)
         category = unicodedata.category(c)
-        bits = JUDGED | (END_REFUSED if c in _PREPEND or category in ("Cc", "Cf") else 0)
+        bits = JUDGED | (END_REFUSED if _joins_next(c) else 0)
         normalize = self._normalize or str
         form = ""
         if category[0] in "LNPS" and c not in _PREPEND and c not in "▁\u0e33\u0eb3" and not _composes(code):
             form = normalize(c)
             if self.rule == "drop":
-                ok = not form or (form[-1] not in _PREPEND and unicodedata.category(form[-1]) not in ("Cc", "Cf"))
+                ok = not form or not _joins_next(form[-1])
             else:
                 ok = bool(form) and not _unclean(form[0]) and not _unclean(form[-1]) and form[-1] not in _PREPEND
             bits |= BASE if ok else 0
